@@ -1,0 +1,50 @@
+# The README's commands. Each one installs the Debian packages it needs first
+# (scripts/install-deps: apt-get as root, otherwise it prints the command to run).
+#
+#   make check      build and run every test suite (C++, Tcl, Perl)
+#   make demo       build and run the demonstration
+#   make asan       every test suite again under -fsanitize=address,undefined
+#   make bench      benchmarks against the alternatives (Release build)
+#   make install    PREFIX=/usr/local DESTDIR= : library, headers, Tcl packages, Perl module
+#   make format     clang-format the sources; make format-check only checks
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+JOBS ?= $(shell nproc)
+CMAKE_ARGS ?=
+
+SOURCES = $(shell git ls-files '*.cpp' '*.hpp' '*.h' 2>/dev/null)
+
+.PHONY: all deps build check asan demo install bench stress format format-check clean
+
+all: build
+
+deps:
+	@scripts/install-deps check
+
+build: deps
+	cmake --preset default -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_ARGS) >/dev/null
+	cmake --build build/default -j $(JOBS)
+
+check: build
+	ctest --test-dir build/default --output-on-failure -j $(JOBS)
+
+asan: deps
+	cmake --preset asan $(CMAKE_ARGS) >/dev/null
+	cmake --build build/asan -j $(JOBS)
+	ctest --test-dir build/asan --output-on-failure -j $(JOBS)
+
+demo: build
+	@scripts/demo build/default
+
+install: build
+	DESTDIR=$(DESTDIR) cmake --install build/default
+
+format:
+	clang-format -i $(SOURCES)
+
+format-check: deps
+	clang-format --dry-run -Werror $(SOURCES)
+
+clean:
+	rm -rf build

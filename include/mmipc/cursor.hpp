@@ -1,0 +1,63 @@
+#pragma once
+// cursor: a position over a fixed-size region, with the semantics of a Tcl mmap channel.
+//
+// Reads start at the position and stop at the end of the region (they never wrap). Writes are
+// cyclic: a write that reaches the end continues at offset 0, and a single write longer than
+// the region leaves it holding the last size() bytes of the data in cyclic order. The
+// position then is (start + bytes written) mod size(). Seeks are bounded to [0, size()].
+// A cursor does not own the region: the mapping (or buffer) must outlive it.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace mmipc {
+
+class mapping;
+
+/// Origin of a seek, as for lseek().
+enum class whence { start, current, end };
+
+class cursor {
+ public:
+  /// A cursor over nothing.
+  cursor() noexcept = default;
+  /// A cursor at offset 0 of `region`; writes are refused unless `writable`.
+  cursor(std::span<std::byte> region, bool writable) noexcept
+      : data_(region.data()), size_(region.size()), writable_(writable) {}
+  /// A cursor at offset 0 of the mapping's region, writable when the mapping is.
+  explicit cursor(const mapping& region) noexcept;
+
+  /// Copies up to out.size() bytes from the position into `out` and advances; returns the
+  /// count, 0 at the end.
+  std::size_t read(std::span<std::byte> out) noexcept;
+
+  /// Writes all of `in` cyclically from the position and advances; returns in.size().
+  /// Throws os_error(EBADF) on a read-only cursor and os_error(ENOSPC) on an empty region.
+  std::size_t write(std::span<const std::byte> in);
+
+  /// Moves the position to `offset` from `origin`; returns the new position. A result outside
+  /// [0, size()] throws os_error(EINVAL) and leaves the position unchanged.
+  std::uint64_t seek(std::int64_t offset, whence origin = whence::start);
+
+  /// The position, in [0, size()].
+  std::uint64_t tell() const noexcept { return pos_; }
+  /// True when the position is at the end of the region.
+  bool eof() const noexcept { return pos_ >= size_; }
+  /// Bytes between the position and the end.
+  std::size_t remaining() const noexcept { return size_ - pos_; }
+  /// Length of the region.
+  std::size_t size() const noexcept { return size_; }
+  /// True when writes are allowed.
+  bool writable() const noexcept { return writable_; }
+  /// The region.
+  std::span<std::byte> region() const noexcept { return {data_, size_}; }
+
+ private:
+  std::byte* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::size_t pos_ = 0;
+  bool writable_ = false;
+};
+
+}  // namespace mmipc

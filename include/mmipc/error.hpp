@@ -1,0 +1,50 @@
+#pragma once
+// The one error model of mmipc: a failed system call becomes an mmipc::os_error (a
+// std::system_error carrying errno, the operation and the object it was applied to); a bad
+// argument from the caller becomes a std::invalid_argument with a message that says what was
+// wrong. Library code never aborts or exits: it runs inside someone else's interpreter.
+
+#include <cerrno>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace mmipc {
+
+/// A failed system call: errno (code()), the operation (op()) and the object's name (name()).
+class os_error : public std::system_error {
+ public:
+  /// Builds the error; what() reads "<op> <name>: <strerror>" (name omitted when empty).
+  os_error(int err, std::string_view op, std::string_view name = {});
+
+  /// The failing operation, e.g. "mmap" or "mq_open".
+  const std::string& op() const noexcept { return op_; }
+  /// The file or object the operation was applied to; may be empty.
+  const std::string& name() const noexcept { return name_; }
+  /// errno of the failure.
+  int error_number() const noexcept { return code().value(); }
+
+ private:
+  std::string op_;
+  std::string name_;
+};
+
+/// Throws os_error for `err`.
+[[noreturn]] void throw_os_error(int err, std::string_view op, std::string_view name = {});
+
+/// Throws os_error for the current errno.
+[[noreturn]] inline void throw_errno(std::string_view op, std::string_view name = {}) {
+  throw_os_error(errno, op, name);
+}
+
+/// Calls `call` again for as long as it fails with EINTR; returns its last result.
+/// The one place where mmipc retries interrupted system calls.
+template <class Call>
+auto retry_on_eintr(Call&& call) -> decltype(call()) {
+  for (;;) {
+    auto result = call();
+    if (!(result == -1 && errno == EINTR)) return result;
+  }
+}
+
+}  // namespace mmipc

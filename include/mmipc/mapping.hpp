@@ -1,0 +1,126 @@
+#pragma once
+// mapping: a region of a file, a device or anonymous memory mapped into this process.
+//
+// A mapping owns its pages: it is move-only, unmaps in its destructor (which never throws and
+// never synchronises implicitly; call sync() for durability) and is empty once moved from.
+// Offsets need not be page-aligned: the alignment is handled inside. A regular file is never
+// mapped past its end (touching such pages would kill the process with SIGBUS).
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string_view>
+
+namespace mmipc {
+
+/// What the pages may be used for. Write access always includes read access (PROT_WRITE is
+/// never requested alone: write-only mappings are not portable).
+enum class access_mode { none, read_only, read_write };
+
+/// Whether msync() waits for the write-back to finish.
+enum class sync_mode { sync, async };
+
+/// Hints for madvise().
+enum class advice { normal, random, sequential, will_need, dont_need };
+
+/// How to map.
+struct map_options {
+  access_mode access = access_mode::read_only;
+  /// MAP_SHARED (writes reach the file and other mappings) or MAP_PRIVATE (copy-on-write).
+  bool shared = true;
+  /// PROT_EXEC as well.
+  bool executable = false;
+  /// MAP_POPULATE: fault the pages in now.
+  bool populate = false;
+  /// MAP_NORESERVE: do not reserve swap space.
+  bool noreserve = false;
+  /// MAP_LOCKED: lock the pages in memory.
+  bool locked = false;
+  /// Non-zero: MAP_HUGETLB with this huge page size in bytes (a power of two, e.g. 2 MiB).
+  std::size_t huge_page_size = 0;
+};
+
+class mapping {
+ public:
+  /// An empty mapping (maps nothing).
+  mapping() noexcept = default;
+  mapping(mapping&& other) noexcept;
+  mapping& operator=(mapping&& other) noexcept;
+  mapping(const mapping&) = delete;
+  mapping& operator=(const mapping&) = delete;
+  ~mapping() { reset(); }
+
+  /// Maps `length` bytes (default: to the end of the file) of the file open on `fd` from
+  /// `offset`. `name` only labels error messages. Throws std::invalid_argument for a region
+  /// that is empty or leaves the file, os_error when the system refuses.
+  static mapping map(int fd, std::uint64_t offset, std::optional<std::uint64_t> length,
+                     const map_options& options = {}, std::string_view name = {});
+
+  /// Opens `path` (read-only, or read-write for access_mode::read_write with a shared
+  /// mapping) and maps it like map(int, ...). The descriptor is closed before returning.
+  static mapping map(const std::filesystem::path& path, std::uint64_t offset = 0,
+                     std::optional<std::uint64_t> length = std::nullopt,
+                     const map_options& options = {});
+
+  /// Maps `length` bytes of zero-filled anonymous memory, shared with children forked later
+  /// when options.shared is true.
+  static mapping anonymous(std::size_t length, const map_options& options = {});
+
+  /// First byte of the region (nullptr when empty).
+  std::byte* data() const noexcept { return data_; }
+  /// Length of the region in bytes.
+  std::size_t size() const noexcept { return size_; }
+  /// The region as a span.
+  std::span<std::byte> bytes() const noexcept { return {data_, size_}; }
+  /// True when nothing is mapped.
+  bool empty() const noexcept { return data_ == nullptr; }
+  /// True when something is mapped.
+  explicit operator bool() const noexcept { return data_ != nullptr; }
+
+  /// File offset of the first byte of the region.
+  std::uint64_t offset() const noexcept { return offset_; }
+  /// True when the pages are writable.
+  bool writable() const noexcept { return access_ == access_mode::read_write; }
+  /// The access the pages were mapped with.
+  access_mode access() const noexcept { return access_; }
+  /// True for MAP_SHARED.
+  bool shared() const noexcept { return shared_; }
+
+  /// msync() of the whole region.
+  void sync(sync_mode mode = sync_mode::sync, bool invalidate = false) const;
+  /// msync() of [offset, offset + length) of the region.
+  void sync(std::size_t offset, std::size_t length, sync_mode mode = sync_mode::sync,
+            bool invalidate = false) const;
+  /// madvise() over [offset, offset + length) of the region (default: all of it).
+  void advise(advice hint, std::size_t offset = 0, std::size_t length = SIZE_MAX) const;
+  /// mlock() of the region.
+  void lock() const;
+  /// munlock() of the region.
+  void unlock() const;
+
+  /// Unmaps (errors ignored: the pages are released either way) and leaves the mapping empty.
+  void reset() noexcept;
+
+  /// The system page size.
+  static std::size_t page_size() noexcept;
+
+ private:
+  mapping(void* base, std::size_t base_length, std::size_t delta, std::size_t size,
+          std::uint64_t offset, access_mode access, bool shared) noexcept;
+  /// The page-aligned span holding [offset, offset + length) of the region.
+  std::span<std::byte> pages_of(std::size_t offset, std::size_t length, const char* op) const;
+
+  void* base_ = nullptr;  // what mmap returned (page-aligned)
+  std::size_t base_length_ = 0;
+  std::byte* data_ = nullptr;  // base_ + (offset_ % page size)
+  std::size_t size_ = 0;
+  std::uint64_t offset_ = 0;
+  access_mode access_ = access_mode::none;
+  bool shared_ = false;
+};
+
+}  // namespace mmipc

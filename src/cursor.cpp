@@ -1,0 +1,63 @@
+#include "mmipc/cursor.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include "mmipc/error.hpp"
+#include "mmipc/mapping.hpp"
+
+namespace mmipc {
+
+cursor::cursor(const mapping& region) noexcept : cursor(region.bytes(), region.writable()) {}
+
+std::size_t cursor::read(std::span<std::byte> out) noexcept {
+  const std::size_t count = std::min(out.size(), size_ - pos_);
+  if (count != 0) std::memcpy(out.data(), data_ + pos_, count);
+  pos_ += count;
+  return count;
+}
+
+std::size_t cursor::write(std::span<const std::byte> in) {
+  if (in.empty()) return 0;
+  if (!writable_) throw_os_error(EBADF, "write", "read-only region");
+  if (size_ == 0) throw_os_error(ENOSPC, "write", "empty region");
+
+  const std::size_t total = in.size();
+  std::size_t pos = pos_;
+  if (in.size() > size_) {
+    // Only the last size_ bytes survive; they land where a byte-by-byte cyclic write would
+    // have put them, that is from (pos + total - size_) mod size_.
+    pos = static_cast<std::size_t>((pos + (total - size_) % size_) % size_);
+    in = in.last(size_);
+  }
+  // At most two pieces: up to the end of the region, then from its start.
+  const std::size_t first = std::min(in.size(), size_ - pos);
+  std::memcpy(data_ + pos, in.data(), first);
+  if (first < in.size()) std::memcpy(data_, in.data() + first, in.size() - first);
+  pos_ = (pos + in.size()) % size_;
+  return total;
+}
+
+std::uint64_t cursor::seek(std::int64_t offset, whence origin) {
+  std::int64_t base = 0;
+  switch (origin) {
+    case whence::start:
+      base = 0;
+      break;
+    case whence::current:
+      base = static_cast<std::int64_t>(pos_);
+      break;
+    case whence::end:
+      base = static_cast<std::int64_t>(size_);
+      break;
+  }
+  std::int64_t target = 0;
+  if (__builtin_add_overflow(base, offset, &target) || target < 0 ||
+      static_cast<std::uint64_t>(target) > size_) {
+    throw_os_error(EINVAL, "seek");
+  }
+  pos_ = static_cast<std::size_t>(target);
+  return pos_;
+}
+
+}  // namespace mmipc

@@ -1,0 +1,249 @@
+#include "mmipc/mapping.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bit>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "mmipc/error.hpp"
+#include "mmipc/unique_fd.hpp"
+
+#ifndef MAP_HUGE_SHIFT
+#define MAP_HUGE_SHIFT 26
+#endif
+
+namespace mmipc {
+namespace {
+
+[[noreturn]] void bad_region(std::string_view name, const std::string& why) {
+  std::string message = "cannot map ";
+  message += name.empty() ? std::string("file") : "\"" + std::string(name) + "\"";
+  message += ": ";
+  message += why;
+  throw std::invalid_argument(message);
+}
+
+int protection_of(const map_options& options) {
+  int prot = PROT_NONE;
+  switch (options.access) {
+    case access_mode::none:
+      break;
+    case access_mode::read_only:
+      prot = PROT_READ;
+      break;
+    case access_mode::read_write:
+      prot = PROT_READ | PROT_WRITE;
+      break;
+  }
+  if (options.executable) prot |= PROT_EXEC;
+  return prot;
+}
+
+int flags_of(const map_options& options) {
+  int flags = options.shared ? MAP_SHARED : MAP_PRIVATE;
+  if (options.populate) flags |= MAP_POPULATE;
+  if (options.noreserve) flags |= MAP_NORESERVE;
+  if (options.locked) flags |= MAP_LOCKED;
+  if (options.huge_page_size != 0) {
+    if (!std::has_single_bit(options.huge_page_size)) {
+      throw std::invalid_argument("huge page size " + std::to_string(options.huge_page_size) +
+                                  " is not a power of two");
+    }
+    flags |= MAP_HUGETLB | (std::countr_zero(options.huge_page_size) << MAP_HUGE_SHIFT);
+  }
+  return flags;
+}
+
+std::size_t alignment_of(const map_options& options) {
+  return options.huge_page_size != 0 ? options.huge_page_size : mapping::page_size();
+}
+
+}  // namespace
+
+std::size_t mapping::page_size() noexcept {
+  static const std::size_t size = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  return size;
+}
+
+mapping::mapping(void* base, std::size_t base_length, std::size_t delta, std::size_t size,
+                 std::uint64_t offset, access_mode access, bool shared) noexcept
+    : base_(base),
+      base_length_(base_length),
+      data_(static_cast<std::byte*>(base) + delta),
+      size_(size),
+      offset_(offset),
+      access_(access),
+      shared_(shared) {}
+
+mapping::mapping(mapping&& other) noexcept
+    : base_(std::exchange(other.base_, nullptr)),
+      base_length_(std::exchange(other.base_length_, 0)),
+      data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      offset_(std::exchange(other.offset_, 0)),
+      access_(std::exchange(other.access_, access_mode::none)),
+      shared_(std::exchange(other.shared_, false)) {}
+
+mapping& mapping::operator=(mapping&& other) noexcept {
+  if (this != &other) {
+    reset();
+    base_ = std::exchange(other.base_, nullptr);
+    base_length_ = std::exchange(other.base_length_, 0);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    offset_ = std::exchange(other.offset_, 0);
+    access_ = std::exchange(other.access_, access_mode::none);
+    shared_ = std::exchange(other.shared_, false);
+  }
+  return *this;
+}
+
+void mapping::reset() noexcept {
+  if (base_ != nullptr) ::munmap(base_, base_length_);
+  base_ = nullptr;
+  base_length_ = 0;
+  data_ = nullptr;
+  size_ = 0;
+  offset_ = 0;
+  access_ = access_mode::none;
+  shared_ = false;
+}
+
+mapping mapping::map(int fd, std::uint64_t offset, std::optional<std::uint64_t> length,
+                     const map_options& options, std::string_view name) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw_errno("fstat", name);
+
+  // The size that bounds the region: a regular file's or a block device's length. Character
+  // devices (/dev/zero, /dev/mem) have none, so they need an explicit length.
+  std::optional<std::uint64_t> file_size;
+  if (S_ISREG(st.st_mode)) {
+    file_size = static_cast<std::uint64_t>(st.st_size);
+  } else if (S_ISBLK(st.st_mode)) {
+    off_t end = ::lseek(fd, 0, SEEK_END);
+    if (end < 0) throw_errno("lseek", name);
+    file_size = static_cast<std::uint64_t>(end);
+  } else if (!S_ISCHR(st.st_mode)) {
+    bad_region(name, "not a regular file or a device");
+  }
+
+  if (offset > static_cast<std::uint64_t>(INT64_MAX)) {
+    bad_region(name, "offset " + std::to_string(offset) + " is too large");
+  }
+  if (length && *length == 0) bad_region(name, "length must be positive");
+  if (!length && !file_size) {
+    bad_region(name, "a device has no size: give the length to map");
+  }
+  if (file_size) {
+    if (offset > *file_size) {
+      bad_region(name, "offset " + std::to_string(offset) + " is past the end of the file (" +
+                           std::to_string(*file_size) + " bytes)");
+    }
+    if (!length && offset == *file_size) {
+      bad_region(name,
+                 "nothing to map: offset " + std::to_string(offset) + " is at the end of the file");
+    }
+    if (length && *length > *file_size - offset) {
+      bad_region(name, "offset " + std::to_string(offset) + " plus length " +
+                           std::to_string(*length) + " runs past the end of the file (" +
+                           std::to_string(*file_size) + " bytes)");
+    }
+  }
+  const std::uint64_t region = length ? *length : *file_size - offset;
+  const std::size_t align = alignment_of(options);
+  const std::uint64_t delta = offset % align;
+  if (region > SIZE_MAX - delta || offset + region > static_cast<std::uint64_t>(INT64_MAX)) {
+    bad_region(name, "length " + std::to_string(region) + " is too large");
+  }
+
+  const std::size_t base_length = static_cast<std::size_t>(region + delta);
+  void* base = ::mmap(nullptr, base_length, protection_of(options), flags_of(options), fd,
+                      static_cast<off_t>(offset - delta));
+  if (base == MAP_FAILED) throw_errno("mmap", name);
+  return mapping(base, base_length, static_cast<std::size_t>(delta),
+                 static_cast<std::size_t>(region), offset, options.access, options.shared);
+}
+
+mapping mapping::map(const std::filesystem::path& path, std::uint64_t offset,
+                     std::optional<std::uint64_t> length, const map_options& options) {
+  // A private mapping never writes back, so read access to the file is enough for it.
+  const bool needs_write = options.access == access_mode::read_write && options.shared;
+  unique_fd fd = unique_fd::open(path, needs_write ? O_RDWR : O_RDONLY);
+  return map(fd.get(), offset, length, options, path.native());
+}
+
+mapping mapping::anonymous(std::size_t length, const map_options& options) {
+  if (length == 0)
+    throw std::invalid_argument("cannot map anonymous memory: length must be positive");
+  void* base =
+      ::mmap(nullptr, length, protection_of(options), flags_of(options) | MAP_ANONYMOUS, -1, 0);
+  if (base == MAP_FAILED) throw_errno("mmap", "anonymous memory");
+  return mapping(base, length, 0, length, 0, options.access, options.shared);
+}
+
+std::span<std::byte> mapping::pages_of(std::size_t offset, std::size_t length,
+                                       const char* op) const {
+  if (data_ == nullptr) throw_os_error(EINVAL, op, "empty mapping");
+  if (offset > size_) {
+    throw std::invalid_argument(std::string(op) + ": offset " + std::to_string(offset) +
+                                " is past the end of the mapping (" + std::to_string(size_) +
+                                " bytes)");
+  }
+  length = std::min(length, size_ - offset);
+  auto* first = data_ + offset;
+  auto* base = static_cast<std::byte*>(base_);
+  // Round the start down to the page boundary the kernel requires; it stays inside base_.
+  std::size_t lead = static_cast<std::size_t>(first - base) % page_size();
+  return {first - lead, length + lead};
+}
+
+void mapping::sync(sync_mode mode, bool invalidate) const {
+  sync(0, size_, mode, invalidate);
+}
+
+void mapping::sync(std::size_t offset, std::size_t length, sync_mode mode, bool invalidate) const {
+  auto pages = pages_of(offset, length, "msync");
+  int flags = mode == sync_mode::sync ? MS_SYNC : MS_ASYNC;
+  if (invalidate) flags |= MS_INVALIDATE;
+  if (::msync(pages.data(), pages.size(), flags) != 0) throw_errno("msync");
+}
+
+void mapping::advise(advice hint, std::size_t offset, std::size_t length) const {
+  auto pages = pages_of(offset, length, "madvise");
+  int value = MADV_NORMAL;
+  switch (hint) {
+    case advice::normal:
+      value = MADV_NORMAL;
+      break;
+    case advice::random:
+      value = MADV_RANDOM;
+      break;
+    case advice::sequential:
+      value = MADV_SEQUENTIAL;
+      break;
+    case advice::will_need:
+      value = MADV_WILLNEED;
+      break;
+    case advice::dont_need:
+      value = MADV_DONTNEED;
+      break;
+  }
+  if (::madvise(pages.data(), pages.size(), value) != 0) throw_errno("madvise");
+}
+
+void mapping::lock() const {
+  auto pages = pages_of(0, size_, "mlock");
+  if (::mlock(pages.data(), pages.size()) != 0) throw_errno("mlock");
+}
+
+void mapping::unlock() const {
+  auto pages = pages_of(0, size_, "munlock");
+  if (::munlock(pages.data(), pages.size()) != 0) throw_errno("munlock");
+}
+
+}  // namespace mmipc

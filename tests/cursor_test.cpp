@@ -1,0 +1,207 @@
+#include "mmipc/cursor.hpp"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "mmipc/error.hpp"
+#include "mmipc/mapping.hpp"
+#include "test_util.hpp"
+
+namespace {
+
+using mmipc::cursor;
+using mmipc::whence;
+
+std::span<const std::byte> bytes_of(std::string_view s) {
+  return std::as_bytes(std::span(s));
+}
+
+std::string read_string(cursor& c, std::size_t n) {
+  std::string out(n, '\0');
+  out.resize(c.read(std::as_writable_bytes(std::span(out))));
+  return out;
+}
+
+struct buffer_cursor {
+  explicit buffer_cursor(std::string init, bool writable = true)
+      : data(std::move(init)), c(std::as_writable_bytes(std::span(data)), writable) {}
+  std::string data;
+  cursor c;
+};
+
+TEST(CursorTest, ReadsStopAtTheEnd) {
+  buffer_cursor b("0123456789");
+  EXPECT_EQ(read_string(b.c, 4), "0123");
+  EXPECT_EQ(b.c.tell(), 4u);
+  EXPECT_FALSE(b.c.eof());
+  EXPECT_EQ(read_string(b.c, 100), "456789");
+  EXPECT_TRUE(b.c.eof());
+  EXPECT_EQ(read_string(b.c, 5), "");
+  EXPECT_EQ(b.c.tell(), 10u);
+}
+
+TEST(CursorTest, WritesWrapAround) {
+  buffer_cursor b("..........");
+  b.c.seek(7);
+  EXPECT_EQ(b.c.write(bytes_of("abcde")), 5u);
+  EXPECT_EQ(b.data, "de.....abc");
+  EXPECT_EQ(b.c.tell(), 2u);
+}
+
+TEST(CursorTest, WriteEndingAtTheEndWrapsThePosition) {
+  buffer_cursor b("..........");
+  b.c.seek(6);
+  b.c.write(bytes_of("wxyz"));
+  EXPECT_EQ(b.data, "......wxyz");
+  EXPECT_EQ(b.c.tell(), 0u);
+}
+
+TEST(CursorTest, WriteLongerThanTheRegionKeepsItsTail) {
+  // Written byte by byte from 3, "0123456789abcdef" (16 bytes) over 10 bytes leaves the last
+  // ten bytes, 6..f, at positions (3 + 6) % 10 = 9, 0, 1, ...
+  buffer_cursor b("..........");
+  b.c.seek(3);
+  EXPECT_EQ(b.c.write(bytes_of("0123456789abcdef")), 16u);
+  EXPECT_EQ(b.data, "789abcdef6");
+  EXPECT_EQ(b.c.tell(), (3u + 16u) % 10u);
+}
+
+TEST(CursorTest, WriteOfExactlyTheRegionLength) {
+  buffer_cursor b("..........");
+  b.c.seek(4);
+  b.c.write(bytes_of("0123456789"));
+  EXPECT_EQ(b.data, "6789012345");
+  EXPECT_EQ(b.c.tell(), 4u);
+}
+
+TEST(CursorTest, SeekIsBounded) {
+  buffer_cursor b("0123456789");
+  EXPECT_EQ(b.c.seek(10), 10u);
+  EXPECT_EQ(b.c.seek(-3, whence::current), 7u);
+  EXPECT_EQ(b.c.seek(-10, whence::end), 0u);
+  EXPECT_EQ(b.c.seek(0, whence::end), 10u);
+  b.c.seek(5);
+  for (auto [offset, origin] :
+       {std::pair{-1L, whence::start}, std::pair{11L, whence::start},
+        std::pair{6L, whence::current}, std::pair{-6L, whence::current}, std::pair{1L, whence::end},
+        std::pair{-11L, whence::end}, std::pair{INT64_MAX, whence::current},
+        std::pair{INT64_MIN, whence::end}}) {
+    try {
+      b.c.seek(offset, origin);
+      ADD_FAILURE() << "seek " << offset << " accepted";
+    } catch (const mmipc::os_error& e) {
+      EXPECT_EQ(e.error_number(), EINVAL);
+    }
+    EXPECT_EQ(b.c.tell(), 5u) << "a refused seek moved the position";
+  }
+}
+
+TEST(CursorTest, ReadOnlyRefusesWrites) {
+  buffer_cursor b("abc", false);
+  try {
+    b.c.write(bytes_of("x"));
+    FAIL() << "no exception";
+  } catch (const mmipc::os_error& e) {
+    EXPECT_EQ(e.error_number(), EBADF);
+  }
+  EXPECT_EQ(b.data, "abc");
+}
+
+TEST(CursorTest, EmptyRegion) {
+  cursor c;
+  EXPECT_TRUE(c.eof());
+  EXPECT_EQ(read_string(c, 3), "");
+  EXPECT_EQ(c.write({}), 0u);
+  cursor w(std::span<std::byte>(), true);
+  EXPECT_THROW(w.write(bytes_of("x")), mmipc::os_error);
+}
+
+TEST(CursorTest, WorksOverAMapping) {
+  mmipc::testing::temp_file file("0123456789");
+  mmipc::map_options o;
+  o.access = mmipc::access_mode::read_write;
+  auto m = mmipc::mapping::map(file.path(), 2, 5, o);
+  cursor c(m);
+  EXPECT_TRUE(c.writable());
+  EXPECT_EQ(c.size(), 5u);
+  c.seek(3);
+  c.write(bytes_of("XYZ"));
+  m.sync();
+  EXPECT_EQ(file.contents(), "01Z34XY789");
+}
+
+// The reference model: a plain string, written byte by byte, read with substr.
+struct model {
+  std::string data;
+  std::size_t pos = 0;
+  std::string read(std::size_t n) {
+    std::string out = data.substr(pos, n);
+    pos += out.size();
+    return out;
+  }
+  void write(std::string_view in) {
+    for (char ch : in) {
+      if (pos == data.size()) pos = 0;  // a write at the end continues at the start
+      data[pos] = ch;
+      pos = (pos + 1) % data.size();
+    }
+  }
+  bool seek(std::int64_t target) {
+    if (target < 0 || target > static_cast<std::int64_t>(data.size())) return false;
+    pos = static_cast<std::size_t>(target);
+    return true;
+  }
+};
+
+TEST(CursorTest, RandomOperationsMatchTheReferenceModel) {
+  std::mt19937_64 rng(20261121);
+  for (int round = 0; round < 200; ++round) {
+    const std::size_t size = 1 + rng() % 300;
+    std::string init(size, '\0');
+    for (char& ch : init) ch = static_cast<char>('a' + rng() % 26);
+    buffer_cursor b(init);
+    model ref{init};
+    for (int step = 0; step < 500; ++step) {
+      SCOPED_TRACE("round " + std::to_string(round) + " step " + std::to_string(step));
+      switch (rng() % 4) {
+        case 0: {
+          std::size_t n = rng() % (size + 20);
+          ASSERT_EQ(read_string(b.c, n), ref.read(n));
+          break;
+        }
+        case 1: {
+          std::string in(rng() % (2 * size + 5), '\0');
+          for (char& ch : in) ch = static_cast<char>('A' + rng() % 26);
+          ASSERT_EQ(b.c.write(bytes_of(in)), in.size());
+          ref.write(in);
+          break;
+        }
+        case 2: {
+          auto origin = static_cast<whence>(rng() % 3);
+          std::int64_t offset = static_cast<std::int64_t>(rng() % (size + 10)) - 5 -
+                                (origin == whence::end ? static_cast<std::int64_t>(size) : 0);
+          std::int64_t base = origin == whence::start     ? 0
+                              : origin == whence::current ? static_cast<std::int64_t>(ref.pos)
+                                                          : static_cast<std::int64_t>(size);
+          bool ok = ref.seek(base + offset);
+          if (ok) {
+            ASSERT_EQ(b.c.seek(offset, origin), ref.pos);
+          } else {
+            ASSERT_THROW(b.c.seek(offset, origin), mmipc::os_error);
+          }
+          break;
+        }
+        default:
+          ASSERT_EQ(b.c.eof(), ref.pos == size);
+          break;
+      }
+      ASSERT_EQ(b.c.tell(), ref.pos);
+      ASSERT_EQ(b.data, ref.data);
+    }
+  }
+}
+
+}  // namespace

@@ -1,0 +1,262 @@
+#include "mmipc/mapping.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <functional>
+#include <string>
+
+#include "mmipc/error.hpp"
+#include "mmipc/unique_fd.hpp"
+#include "test_util.hpp"
+
+namespace {
+
+using mmipc::access_mode;
+using mmipc::map_options;
+using mmipc::mapping;
+using mmipc::testing::temp_file;
+
+std::string text(const mapping& m) {
+  return {reinterpret_cast<const char*>(m.data()), m.size()};
+}
+
+std::string pattern(std::size_t n) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + i / 26) % 26);
+  return s;
+}
+
+map_options read_write(bool shared = true) {
+  map_options o;
+  o.access = access_mode::read_write;
+  o.shared = shared;
+  return o;
+}
+
+TEST(MappingTest, DefaultIsEmpty) {
+  mapping m;
+  EXPECT_TRUE(m.empty());
+  EXPECT_FALSE(m);
+  EXPECT_EQ(m.size(), 0u);
+}
+
+TEST(MappingTest, MapsWholeFileByDefault) {
+  temp_file file("hello, world");
+  auto m = mapping::map(file.path());
+  EXPECT_EQ(text(m), "hello, world");
+  EXPECT_FALSE(m.writable());
+  EXPECT_TRUE(m.shared());
+  EXPECT_EQ(m.offset(), 0u);
+}
+
+TEST(MappingTest, UnalignedOffsetsAndLengths) {
+  const std::string data = pattern(3 * mapping::page_size() + 123);
+  temp_file file(data);
+  for (std::uint64_t offset : {std::uint64_t{1}, std::uint64_t{4095}, std::uint64_t{4097},
+                               std::uint64_t{mapping::page_size() * 2 + 5}}) {
+    auto rest = mapping::map(file.path(), offset);
+    EXPECT_EQ(text(rest), data.substr(offset)) << offset;
+    EXPECT_EQ(rest.offset(), offset);
+    auto part = mapping::map(file.path(), offset, 100);
+    EXPECT_EQ(text(part), data.substr(offset, 100)) << offset;
+  }
+}
+
+TEST(MappingTest, SharedWritesReachTheFile) {
+  temp_file file(pattern(10000));
+  {
+    auto m = mapping::map(file.path(), 5000, 5, read_write());
+    std::memcpy(m.data(), "HELLO", 5);
+    m.sync();
+  }
+  EXPECT_EQ(file.contents().substr(5000, 5), "HELLO");
+  EXPECT_EQ(file.contents().size(), 10000u);
+}
+
+TEST(MappingTest, PrivateWritesStayInMemory) {
+  const std::string data = pattern(100);
+  temp_file file(data);
+  auto fd = mmipc::unique_fd::open(file.path(), O_RDONLY);
+  // A private mapping may be written even when the file is open read-only.
+  auto m = mapping::map(fd.get(), 0, std::nullopt, read_write(false));
+  std::memcpy(m.data(), "PRIVATE", 7);
+  EXPECT_EQ(text(m).substr(0, 7), "PRIVATE");
+  EXPECT_EQ(file.contents(), data);
+}
+
+TEST(MappingTest, ReadOnlyDescriptorRefusesSharedWrite) {
+  temp_file file("abc");
+  auto fd = mmipc::unique_fd::open(file.path(), O_RDONLY);
+  try {
+    mapping::map(fd.get(), 0, std::nullopt, read_write(), "abc-file");
+    FAIL() << "no exception";
+  } catch (const mmipc::os_error& e) {
+    EXPECT_EQ(e.error_number(), EACCES);
+    EXPECT_EQ(e.op(), "mmap");
+    EXPECT_EQ(e.name(), "abc-file");
+  }
+}
+
+void expect_invalid(const std::function<void()>& call, const std::string& fragment) {
+  try {
+    call();
+    ADD_FAILURE() << "no exception, expected one mentioning " << fragment;
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+TEST(MappingTest, RefusesRegionsOutsideTheFile) {
+  temp_file file(pattern(1000));
+  expect_invalid([&] { mapping::map(file.path(), 0, 0); }, "length must be positive");
+  expect_invalid([&] { mapping::map(file.path(), 1001); }, "past the end of the file (1000 bytes)");
+  expect_invalid([&] { mapping::map(file.path(), 1000); }, "at the end of the file");
+  expect_invalid([&] { mapping::map(file.path(), 990, 11); }, "runs past the end of the file");
+  expect_invalid([&] { mapping::map(file.path(), 0, 1001); }, "runs past the end of the file");
+  expect_invalid([&] { mapping::map(file.path(), UINT64_MAX); }, "too large");
+  expect_invalid([&] { mapping::map(file.path(), 1, UINT64_MAX); }, "runs past the end");
+  EXPECT_EQ(mapping::map(file.path(), 990, 10).size(), 10u);
+}
+
+TEST(MappingTest, EmptyFileHasNothingToMap) {
+  temp_file file;
+  expect_invalid([&] { mapping::map(file.path()); }, "at the end of the file");
+}
+
+TEST(MappingTest, ErrorMessageNamesTheFile) {
+  temp_file file("x");
+  expect_invalid([&] { mapping::map(file.path(), 5); }, file.path().native());
+}
+
+TEST(MappingTest, DeviceNeedsALength) {
+  auto fd = mmipc::unique_fd::open("/dev/zero", O_RDWR);
+  expect_invalid([&] { mapping::map(fd.get(), 0, std::nullopt, {}, "/dev/zero"); },
+                 "give the length");
+  auto m = mapping::map(fd.get(), 0, 8192, read_write());
+  EXPECT_EQ(m.size(), 8192u);
+  EXPECT_EQ(m.data()[8191], std::byte{0});
+}
+
+TEST(MappingTest, RefusesFifos) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  expect_invalid([&] { mapping::map(fds[0], 0, 10); }, "not a regular file or a device");
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
+// Forks a child that writes `value` into m.data()[0] and exits; returns when it is done.
+void write_in_child(const mapping& m, char value) {
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    m.data()[0] = static_cast<std::byte>(value);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST(MappingTest, SharedDevZeroIsSharedWithChildren) {
+  auto fd = mmipc::unique_fd::open("/dev/zero", O_RDWR);
+  auto shared = mapping::map(fd.get(), 0, 4096, read_write(true));
+  auto priv = mapping::map(fd.get(), 0, 4096, read_write(false));
+  write_in_child(shared, 'S');
+  write_in_child(priv, 'P');
+  EXPECT_EQ(shared.data()[0], std::byte{'S'});
+  EXPECT_EQ(priv.data()[0], std::byte{0});
+}
+
+TEST(MappingTest, AnonymousSharedAndPrivate) {
+  auto shared = mapping::anonymous(100, read_write(true));
+  auto priv = mapping::anonymous(100, read_write(false));
+  write_in_child(shared, 'S');
+  write_in_child(priv, 'P');
+  EXPECT_EQ(shared.data()[0], std::byte{'S'});
+  EXPECT_EQ(priv.data()[0], std::byte{0});
+  expect_invalid([] { mapping::anonymous(0); }, "length must be positive");
+}
+
+TEST(MappingTest, MoveLeavesSourceEmpty) {
+  temp_file file("move me");
+  auto m = mapping::map(file.path());
+  auto* data = m.data();
+  mapping moved(std::move(m));
+  EXPECT_TRUE(m.empty());  // NOLINT(bugprone-use-after-move)
+  EXPECT_EQ(moved.data(), data);
+  mapping assigned;
+  assigned = std::move(moved);
+  EXPECT_TRUE(moved.empty());  // NOLINT(bugprone-use-after-move)
+  EXPECT_EQ(text(assigned), "move me");
+}
+
+bool is_mapped(const void* address) {
+  // mincore fails with ENOMEM for an address that is not mapped.
+  unsigned char vec = 0;
+  auto page = reinterpret_cast<std::uintptr_t>(address) & ~(mapping::page_size() - 1);
+  return ::mincore(reinterpret_cast<void*>(page), 1, &vec) == 0;
+}
+
+TEST(MappingTest, ResetUnmaps) {
+  temp_file file(pattern(10000));
+  auto m = mapping::map(file.path(), 4097, 100);
+  const void* data = m.data();
+  EXPECT_TRUE(is_mapped(data));
+  m.reset();
+  EXPECT_TRUE(m.empty());
+  EXPECT_FALSE(is_mapped(data));
+}
+
+TEST(MappingTest, SyncAdviseLockOnUnalignedRegions) {
+  temp_file file(pattern(5 * mapping::page_size()));
+  auto m = mapping::map(file.path(), 100, 3 * mapping::page_size(), read_write());
+  m.data()[0] = std::byte{'#'};
+  m.sync(0, 1);
+  m.sync(mmipc::sync_mode::async);
+  m.sync(10, 5000, mmipc::sync_mode::sync, true);
+  EXPECT_EQ(file.contents()[100], '#');
+  m.advise(mmipc::advice::sequential);
+  m.advise(mmipc::advice::will_need, 4000, 100);
+  m.lock();
+  m.unlock();
+  expect_invalid([&] { m.sync(m.size() + 1, 1); }, "past the end of the mapping");
+  mapping empty;
+  EXPECT_THROW(empty.sync(), mmipc::os_error);
+}
+
+TEST(MappingTest, HugePageSizeMustBeAPowerOfTwo) {
+  map_options o = read_write();
+  o.huge_page_size = 3 * 1024 * 1024;
+  expect_invalid([&] { mapping::anonymous(1 << 21, o); }, "not a power of two");
+}
+
+TEST(MappingTest, LinuxFlagsAreAccepted) {
+  map_options o = read_write();
+  o.populate = true;
+  o.noreserve = true;
+  auto m = mapping::anonymous(1 << 16, o);
+  m.data()[100] = std::byte{1};
+  EXPECT_EQ(m.data()[100], std::byte{1});
+}
+
+TEST(MappingTest, MapsBeyondFourGibibytes) {
+  temp_file file;
+  const std::uint64_t offset = (std::uint64_t{5} << 30) + 3;
+  {
+    auto fd = mmipc::unique_fd::open(file.path(), O_RDWR);
+    ASSERT_EQ(::ftruncate(fd.get(), static_cast<off_t>(offset + 4096)), 0);
+    ASSERT_EQ(::pwrite(fd.get(), "far", 3, static_cast<off_t>(offset)), 3);
+  }
+  auto m = mapping::map(file.path(), offset, 3);
+  EXPECT_EQ(text(m), "far");
+  EXPECT_EQ(m.offset(), offset);
+}
+
+}  // namespace

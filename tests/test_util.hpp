@@ -1,0 +1,62 @@
+#pragma once
+// Helpers shared by the C++ tests: temporary files that are always removed, and names that
+// are unique to this test run.
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace mmipc::testing {
+
+/// A name unique to this process and call, for files, queues and shared memory objects.
+inline std::string unique_name(std::string_view stem) {
+  static int counter = 0;
+  return std::string(stem) + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+}
+
+/// A file in the temporary directory, removed when the object goes away.
+class temp_file {
+ public:
+  /// Creates the file holding `contents`.
+  explicit temp_file(std::string_view contents = {}) {
+    const char* dir = std::getenv("TMPDIR");
+    path_ = std::filesystem::path(dir && *dir ? dir : "/tmp") / unique_name("mmipc-test");
+    int fd = ::open(path_.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) throw std::runtime_error("cannot create " + path_.native());
+    for (std::size_t done = 0; done < contents.size();) {
+      ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
+      if (n <= 0) {
+        ::close(fd);
+        throw std::runtime_error("cannot write " + path_.native());
+      }
+      done += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+  }
+  temp_file(const temp_file&) = delete;
+  temp_file& operator=(const temp_file&) = delete;
+  ~temp_file() { std::filesystem::remove(path_); }
+
+  const std::filesystem::path& path() const { return path_; }
+
+  /// The file's bytes as they are on disk now (read with read(), not through a mapping).
+  std::string contents() const {
+    std::string out;
+    int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw std::runtime_error("cannot open " + path_.native());
+    char buffer[65536];
+    for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) out.append(buffer, n);
+    ::close(fd);
+    return out;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace mmipc::testing
