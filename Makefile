@@ -46,5 +46,12 @@ format:
 format-check: deps
 	clang-format --dry-run -Werror $(SOURCES)
 
+# QUICK=1: smaller sizes and fewer repetitions, under a minute.
+bench:
+	@scripts/install-deps bench
+	cmake --preset release $(CMAKE_ARGS) >/dev/null
+	cmake --build build/release -j $(JOBS)
+	bench/run --build build/release $(if $(QUICK),--quick)
+
 clean:
 	rm -rf build
