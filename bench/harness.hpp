@@ -35,6 +35,12 @@ inline void clobber_memory() {
   asm volatile("" : : : "memory");
 }
 
+/// Makes `p` escape, so writes into what it points to must really happen (a "memory" clobber
+/// alone does not cover a local buffer whose address never left the function).
+inline void escape(const void* p) {
+  asm volatile("" : : "g"(p) : "memory");
+}
+
 /// One way of doing the work of a case.
 struct contender {
   std::string name;
