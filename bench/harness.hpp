@@ -50,6 +50,8 @@ struct contender {
   std::function<void()> run;
   /// Optional: untimed preparation before each repetition (e.g. dropping a buffer).
   std::function<void()> prepare = {};
+  /// Other cases this measurement also belongs to (a limit several cases compare with).
+  std::vector<std::string> also_in = {};
 };
 
 /// Command-line settings shared by the benchmark programs.
@@ -117,6 +119,11 @@ inline void run_case(const settings& s, const std::string& group, const std::str
       std::printf("sample\t%s\t%s\t%s\t%s\t%.3f\t%.0f\n", group.c_str(), name.c_str(),
                   c.name.c_str(), c.role.c_str(), ns / static_cast<double>(ops),
                   static_cast<double>(bytes_per_op));
+      for (const auto& other : c.also_in) {
+        std::printf("sample\t%s\t%s\t%s\t%s\t%.3f\t%.0f\n", group.c_str(), other.c_str(),
+                    c.name.c_str(), c.role.c_str(), ns / static_cast<double>(ops),
+                    static_cast<double>(bytes_per_op));
+      }
       std::fflush(stdout);
     }
   }
