@@ -48,7 +48,7 @@ struct mmap_channel {
 
 // ---- channel driver procedures ------------------------------------------------------------
 
-int close_proc(ClientData instance, Tcl_Interp* /*interp*/, int flags) {
+int close_proc(void* instance, Tcl_Interp* /*interp*/, int flags) {
   // Half-closing a mapping means nothing; Tcl then closes the whole channel as for files.
   if ((flags & (TCL_CLOSE_READ | TCL_CLOSE_WRITE)) != 0) return EINVAL;
   auto* chan = static_cast<mmap_channel*>(instance);
@@ -67,7 +67,7 @@ int close_proc(ClientData instance, Tcl_Interp* /*interp*/, int flags) {
   return result;
 }
 
-int input_proc(ClientData instance, char* buf, int to_read, int* error_code) {
+int input_proc(void* instance, char* buf, int to_read, int* error_code) {
   auto* chan = static_cast<mmap_channel*>(instance);
   try {
     return static_cast<int>(chan->cursor.read(std::span<std::byte>(
@@ -78,7 +78,7 @@ int input_proc(ClientData instance, char* buf, int to_read, int* error_code) {
   }
 }
 
-int output_proc(ClientData instance, const char* buf, int to_write, int* error_code) {
+int output_proc(void* instance, const char* buf, int to_write, int* error_code) {
   auto* chan = static_cast<mmap_channel*>(instance);
   try {
     auto written = chan->cursor.write(std::span<const std::byte>(
@@ -91,7 +91,7 @@ int output_proc(ClientData instance, const char* buf, int to_write, int* error_c
   }
 }
 
-Tcl_WideInt wide_seek_proc(ClientData instance, Tcl_WideInt offset, int mode, int* error_code) {
+Tcl_WideInt wide_seek_proc(void* instance, Tcl_WideInt offset, int mode, int* error_code) {
   auto* chan = static_cast<mmap_channel*>(instance);
   mmipc::whence origin = mmipc::whence::start;
   switch (mode) {
@@ -119,7 +119,7 @@ Tcl_WideInt wide_seek_proc(ClientData instance, Tcl_WideInt offset, int mode, in
 #if TCL_MAJOR_VERSION < 9
 // Tcl 8.6 requires a seekProc for a channel to be seekable, and uses wideSeekProc instead
 // whenever it is present; this one only serves callers that still use the narrow interface.
-int seek_proc(ClientData instance, long offset, int mode, int* error_code) {
+int seek_proc(void* instance, long offset, int mode, int* error_code) {
   Tcl_WideInt result = wide_seek_proc(instance, offset, mode, error_code);
   if (result > INT_MAX) {
     *error_code = EOVERFLOW;
@@ -132,15 +132,15 @@ int seek_proc(ClientData instance, long offset, int mode, int* error_code) {
 // The read-only options, in the order `chan configure` lists them.
 constexpr const char* option_names[] = {"-length", "-offset", "-shared"};
 
-int set_option_proc(ClientData /*instance*/, Tcl_Interp* interp, const char* name,
-                    const char* /*value*/) {
+int set_option_proc(void* /*instance*/, Tcl_Interp* interp, const char* name,
+                    const char* /*value*/) noexcept {
   for (const char* option : option_names) {
     if (std::strcmp(name, option) == 0) {
       if (interp != nullptr) {
-        std::string message = "option \"";
-        message += name;
-        message += "\" is read-only: it is fixed when the region is mapped";
-        mmipc::tcl::error(interp, message, "MMIPC READONLY");
+        Tcl_SetObjResult(interp, Tcl_ObjPrintf("option \"%s\" is read-only: it is fixed when "
+                                               "the region is mapped",
+                                               name));
+        Tcl_SetErrorCode(interp, "MMIPC", "READONLY", nullptr);
       }
       Tcl_SetErrno(EINVAL);
       return TCL_ERROR;
@@ -150,35 +150,39 @@ int set_option_proc(ClientData /*instance*/, Tcl_Interp* interp, const char* nam
   return Tcl_BadChannelOption(interp, name, "");
 }
 
-int get_option_proc(ClientData instance, Tcl_Interp* interp, const char* name, Tcl_DString* out) {
+int get_option_proc(void* instance, Tcl_Interp* interp, const char* name,
+                    Tcl_DString* out) noexcept {
   auto* chan = static_cast<mmap_channel*>(instance);
-  const std::string values[] = {std::to_string(chan->region.size()),
-                                std::to_string(chan->region.offset()),
-                                chan->region.shared() ? "1" : "0"};
+  // Formatted with Tcl's own allocator: nothing here can throw into Tcl.
+  char values[3][24];
+  std::snprintf(values[0], sizeof values[0], "%zu", chan->region.size());
+  std::snprintf(values[1], sizeof values[1], "%llu",
+                static_cast<unsigned long long>(chan->region.offset()));
+  std::snprintf(values[2], sizeof values[2], "%d", chan->region.shared() ? 1 : 0);
   if (name == nullptr) {  // all options, as -name value pairs
     for (std::size_t i = 0; i < std::size(option_names); ++i) {
       Tcl_DStringAppendElement(out, option_names[i]);
-      Tcl_DStringAppendElement(out, values[i].c_str());
+      Tcl_DStringAppendElement(out, values[i]);
     }
     return TCL_OK;
   }
   for (std::size_t i = 0; i < std::size(option_names); ++i) {
     if (std::strcmp(name, option_names[i]) == 0) {
-      Tcl_DStringAppendElement(out, values[i].c_str());
+      Tcl_DStringAppendElement(out, values[i]);
       return TCL_OK;
     }
   }
   return Tcl_BadChannelOption(interp, name, "length offset shared");
 }
 
-void notify_proc(ClientData instance);
+void notify_proc(void* instance);
 
 void arm_timer(mmap_channel* chan) {
   // Delay 0: ready at the next pass of the event loop, as select() reports a regular file.
   if (chan->timer == nullptr) chan->timer = Tcl_CreateTimerHandler(0, notify_proc, chan);
 }
 
-void notify_proc(ClientData instance) {
+void notify_proc(void* instance) {
   auto* chan = static_cast<mmap_channel*>(instance);
   chan->timer = nullptr;
   const int ready = chan->watch_mask & chan->mode;
@@ -188,7 +192,7 @@ void notify_proc(ClientData instance) {
   Tcl_NotifyChannel(chan->channel, ready);
 }
 
-void watch_proc(ClientData instance, int mask) {
+void watch_proc(void* instance, int mask) {
   auto* chan = static_cast<mmap_channel*>(instance);
   // Memory is always ready: a watched channel is notified on every pass of the event loop,
   // like a regular file.
@@ -201,15 +205,15 @@ void watch_proc(ClientData instance, int mask) {
   }
 }
 
-int get_handle_proc(ClientData /*instance*/, int /*direction*/, ClientData* /*handle*/) {
+int get_handle_proc(void* /*instance*/, int /*direction*/, void** /*handle*/) {
   return TCL_ERROR;  // the descriptor was not kept: the mapping does not need it
 }
 
-int block_mode_proc(ClientData /*instance*/, int /*mode*/) {
+int block_mode_proc(void* /*instance*/, int /*mode*/) {
   return 0;  // memory never blocks: both modes behave the same
 }
 
-void thread_action_proc(ClientData instance, int action) {
+void thread_action_proc(void* instance, int action) {
   auto* chan = static_cast<mmap_channel*>(instance);
   // Timers belong to the thread that created them: drop ours when the channel is cut from
   // this thread (thread::transfer). The new thread re-arms it through watchProc.
@@ -220,7 +224,7 @@ void thread_action_proc(ClientData instance, int action) {
   }
 }
 
-int truncate_proc(ClientData /*instance*/, Tcl_WideInt /*length*/) {
+int truncate_proc(void* /*instance*/, Tcl_WideInt /*length*/) {
   return EINVAL;  // the region has a fixed size: writes wrap around instead of growing it
 }
 
@@ -249,13 +253,23 @@ const Tcl_ChannelType mmap_channel_type = {
 
 std::atomic<unsigned> channel_counter{0};
 
+// The options of the mmap command, for Tcl_GetIndexFromObjStruct.
+struct option_entry {
+  const char* name;
+};
+const option_entry mmap_options[] = {{"-shared"}, {"-length"}, {"-offset"}, {"--"}, {nullptr}};
+enum { opt_shared, opt_length, opt_offset, opt_end };
+
+// True when `word` is one of the mmap command's options.
+bool is_mmap_option(const char* word) {
+  for (const auto& option : mmap_options) {
+    if (option.name != nullptr && std::strcmp(word, option.name) == 0) return true;
+  }
+  return false;
+}
+
 // mmap ?-shared? ?-length bytes? ?-offset bytes? ?--? channelId
-int mmap_command(ClientData /*data*/, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
-  struct option_entry {
-    const char* name;
-  };
-  static const option_entry options[] = {{"-shared"}, {"-length"}, {"-offset"}, {"--"}, {nullptr}};
-  enum { opt_shared, opt_length, opt_offset, opt_end };
+int mmap_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
   static const char usage[] = "?-shared? ?-length bytes? ?-offset bytes? ?--? channelId";
 
   bool shared = false;
@@ -268,7 +282,7 @@ int mmap_command(ClientData /*data*/, Tcl_Interp* interp, int objc, Tcl_Obj* con
     const char* word = Tcl_GetString(objv[i]);
     if (word[0] != '-') break;
     int index = 0;
-    if (Tcl_GetIndexFromObjStruct(interp, objv[i], options, sizeof(option_entry), "option", 0,
+    if (Tcl_GetIndexFromObjStruct(interp, objv[i], mmap_options, sizeof(option_entry), "option", 0,
                                   &index) != TCL_OK) {
       return TCL_ERROR;
     }
@@ -295,7 +309,8 @@ int mmap_command(ClientData /*data*/, Tcl_Interp* interp, int objc, Tcl_Obj* con
       offset = value;
     }
   }
-  if (i != objc - 1) {
+  // The last word must be a channel: an option there means the channel was left out.
+  if (i != objc - 1 || is_mmap_option(Tcl_GetString(objv[i]))) {
     Tcl_WrongNumArgs(interp, 1, objv, usage);
     return TCL_ERROR;
   }
@@ -311,7 +326,7 @@ int mmap_command(ClientData /*data*/, Tcl_Interp* interp, int objc, Tcl_Obj* con
     message += "\" wasn't opened for reading: a mapping can only be made of a readable file";
     return mmipc::tcl::error(interp, message, "MMIPC MODE");
   }
-  ClientData handle = nullptr;
+  void* handle = nullptr;
   if (Tcl_GetChannelHandle(source, TCL_READABLE, &handle) != TCL_OK) {
     std::string message = "channel \"";
     message += source_name;
@@ -330,36 +345,31 @@ int mmap_command(ClientData /*data*/, Tcl_Interp* interp, int objc, Tcl_Obj* con
   how.shared = shared;
   how.access = writable ? mmipc::access_mode::read_write : mmipc::access_mode::read_only;
 
-  return guarded(interp, [&] {
-    auto chan = std::make_unique<mmap_channel>();
-    try {
-      chan->region = mmipc::mapping::map(fd, offset, length, how, source_name);
-    } catch (const mmipc::os_error& e) {
-      return mmipc::tcl::posix_error(interp, e.error_number(),
-                                     std::string("couldn't map \"") + source_name + "\"");
-    }
-    chan->cursor = mmipc::cursor(chan->region);
-    chan->mode = writable ? (TCL_READABLE | TCL_WRITABLE) : TCL_READABLE;
+  auto chan = std::make_unique<mmap_channel>();
+  try {
+    chan->region = mmipc::mapping::map(fd, offset, length, how, source_name);
+  } catch (const mmipc::os_error& e) {
+    return mmipc::tcl::posix_error(interp, e.error_number(),
+                                   std::string("couldn't map \"") + source_name + "\"");
+  }
+  chan->cursor = mmipc::cursor(chan->region);
+  chan->mode = writable ? (TCL_READABLE | TCL_WRITABLE) : TCL_READABLE;
 
-    char name[32];
-    std::snprintf(name, sizeof name, "mmap%u", channel_counter.fetch_add(1));
-    chan->channel = Tcl_CreateChannel(&mmap_channel_type, name, chan.get(), chan->mode);
-    mmap_channel* raw = chan.release();  // owned by the channel from here; freed by close
-    Tcl_RegisterChannel(interp, raw->channel);
-    // The seed's defaults: non-blocking and unbuffered output, so every puts reaches the
-    // mapping at once. Users may change them; the channel stays correct either way.
-    Tcl_SetChannelOption(nullptr, raw->channel, "-blocking", "0");
-    Tcl_SetChannelOption(nullptr, raw->channel, "-buffering", "none");
-    Tcl_SetObjResult(interp, Tcl_NewStringObj(name, -1));
-    return TCL_OK;
-  });
+  char name[32];
+  std::snprintf(name, sizeof name, "mmap%u", channel_counter.fetch_add(1));
+  chan->channel = Tcl_CreateChannel(&mmap_channel_type, name, chan.get(), chan->mode);
+  mmap_channel* raw = chan.release();  // owned by the channel from here; freed by close
+  Tcl_RegisterChannel(interp, raw->channel);
+  // The seed's defaults: non-blocking and unbuffered output, so every puts reaches the
+  // mapping at once. Users may change them; the channel stays correct either way.
+  Tcl_SetChannelOption(nullptr, raw->channel, "-blocking", "0");
+  Tcl_SetChannelOption(nullptr, raw->channel, "-buffering", "none");
+  Tcl_SetObjResult(interp, Tcl_NewStringObj(name, -1));
+  return TCL_OK;
 }
 
 // mmap::sync channelId ?-async?
-int sync_command(ClientData /*data*/, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
-  struct option_entry {
-    const char* name;
-  };
+int sync_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
   static const option_entry options[] = {{"-async"}, {nullptr}};
   if (objc < 2 || objc > 3) {
     Tcl_WrongNumArgs(interp, 1, objv, "channelId ?-async?");
@@ -385,17 +395,23 @@ int sync_command(ClientData /*data*/, Tcl_Interp* interp, int objc, Tcl_Obj* con
         interp, Tcl_GetErrno(), std::string("error flushing \"") + Tcl_GetString(objv[1]) + "\"");
   }
   auto* chan = static_cast<mmap_channel*>(Tcl_GetChannelInstanceData(channel));
-  return guarded(interp, [&] {
-    try {
-      chan->region.sync(mode);
-    } catch (const mmipc::os_error& e) {
-      return mmipc::tcl::posix_error(
-          interp, e.error_number(),
-          std::string("couldn't sync \"") + Tcl_GetString(objv[1]) + "\"");
-    }
-    if (mode == mmipc::sync_mode::sync) chan->written = false;
-    return TCL_OK;
-  });
+  try {
+    chan->region.sync(mode);
+  } catch (const mmipc::os_error& e) {
+    return mmipc::tcl::posix_error(interp, e.error_number(),
+                                   std::string("couldn't sync \"") + Tcl_GetString(objv[1]) + "\"");
+  }
+  if (mode == mmipc::sync_mode::sync) chan->written = false;
+  return TCL_OK;
+}
+
+// The commands as Tcl sees them: any C++ exception becomes a Tcl error here.
+int mmap_command(void* /*data*/, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
+  return guarded(interp, [&] { return mmap_impl(interp, objc, objv); });
+}
+
+int sync_command(void* /*data*/, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
+  return guarded(interp, [&] { return sync_impl(interp, objc, objv); });
 }
 
 int init(Tcl_Interp* interp) {
