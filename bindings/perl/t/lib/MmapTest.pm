@@ -21,17 +21,21 @@ sub import {
   __PACKAGE__->export_to_level(1, @_);
 }
 
-my @keep;    # File::Temp objects: files are removed when the test ends, even on failure
+# Files are removed when the test process ends, even on failure, and only by the process
+# that made them (not by forked children, nor by threads cloning a File::Temp object).
+my @files;
+my $owner = $$;
+END { unlink @files if $$ == $owner }
 
 # A new file holding $content; returns its name.
 sub temp_file {
   my ($content) = @_;
-  my $tmp = File::Temp->new(TEMPLATE => "sys-mmap-$$-XXXXXX", TMPDIR => 1);
-  binmode $tmp;
-  print {$tmp} $content if defined $content;
-  close $tmp;
-  push @keep, $tmp;
-  return $tmp->filename;
+  my ($fh, $name) = File::Temp::tempfile("sys-mmap-$$-XXXXXX", TMPDIR => 1);
+  push @files, $name;
+  binmode $fh;
+  print {$fh} $content if defined $content;
+  close $fh;
+  return $name;
 }
 
 sub slurp {
