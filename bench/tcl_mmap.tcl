@@ -71,11 +71,20 @@ proc open_mmap {path access args} {
     return $m
 }
 
+# Whether this mmap package has mmap::read (the one-copy read added for this comparison).
+set have_read [llength [info commands ::mmap::read]]
+
 # 1. read of the whole file
 proc read_all {chan} { set data [read $chan]; string length $data }
-run_case "read whole file" 1 $size [list \
-    [list "mmap channel" ours [list open_mmap $file r] read_all close] \
-    [list "file channel" peer [list open_file $file r] read_all close]]
+proc mmap_read_all {chan} { set data [mmap::read $chan]; string length $data }
+set contenders [list \
+    [list "mmap channel: read" ours [list open_mmap $file r] read_all close] \
+    [list "file channel: read" peer [list open_file $file r] read_all close]]
+if {$have_read} {
+    lappend contenders [list "mmap::read (one copy)" ours-alt [list open_mmap $file r] \
+                            mmap_read_all close]
+}
+run_case "read whole file" 1 $size $contenders
 
 # 2. gets loop over every line
 proc gets_loop {chan} {
@@ -84,9 +93,10 @@ proc gets_loop {chan} {
     return $n
 }
 set lines [expr {$size / 256}]
-run_case "gets loop over $lines lines" $lines 256 [list \
-    [list "mmap channel" ours [list open_mmap $file r] gets_loop close] \
-    [list "file channel" peer [list open_file $file r] gets_loop close]]
+set contenders [list \
+    [list "mmap channel: gets" ours [list open_mmap $file r] gets_loop close] \
+    [list "file channel: gets" peer [list open_file $file r] gets_loop close]]
+run_case "gets loop over $lines lines" $lines 256 $contenders
 
 # 3. random 64-byte seek+read
 expr {srand(42)}
@@ -100,9 +110,20 @@ proc seek_read {offsets chan} {
         read $chan 64
     }
 }
-run_case "random 64 B seek+read, $ops times" $ops 64 [list \
-    [list "mmap channel" ours [list open_mmap $file r] [list seek_read $offsets] close] \
-    [list "file channel" peer [list open_file $file r] [list seek_read $offsets] close]]
+proc seek_mmap_read {offsets chan} {
+    foreach o $offsets {
+        seek $chan $o
+        mmap::read $chan 64
+    }
+}
+set contenders [list \
+    [list "mmap channel: seek+read" ours [list open_mmap $file r] [list seek_read $offsets] close] \
+    [list "file channel: seek+read" peer [list open_file $file r] [list seek_read $offsets] close]]
+if {$have_read} {
+    lappend contenders [list "mmap channel: seek+mmap::read" ours-alt [list open_mmap $file r] \
+                            [list seek_mmap_read $offsets] close]
+}
+run_case "random 64 B seek+read, $ops times" $ops 64 $contenders
 
 # 4. 64-byte puts -nonewline into a 1 MiB region, wrapping: the mmap channel wraps by itself,
 # the file channel is sent back to the start by a seek each time it reaches the end.
@@ -122,6 +143,11 @@ proc puts_loop {ops region record chan} {
     }
     flush $chan
 }
+proc open_mmap_full {path access args} {
+    set m [open_mmap $path $access {*}$args]
+    fconfigure $m -buffering full
+    return $m
+}
 proc puts_loop_seek {ops region record chan} {
     set per_wrap [expr {$region / 64}]
     set n 0
@@ -133,8 +159,11 @@ proc puts_loop_seek {ops region record chan} {
 }
 run_case "64 B puts -nonewline, $ops times, wrapping in [expr {$region / 1024}] KiB" $ops 64 \
     [list \
-        [list "mmap channel -shared" ours [list open_mmap $wfile r+ -shared] \
-             [list puts_loop $ops $region $record] close] \
-        [list "file channel" peer [list open_file $wfile r+] \
-             [list puts_loop_seek $ops $region $record] close]]
+        [list "mmap channel -shared (default -buffering none)" ours \
+             [list open_mmap $wfile r+ -shared] [list puts_loop $ops $region $record] close] \
+        [list "file channel (default -buffering full)" peer [list open_file $wfile r+] \
+             [list puts_loop_seek $ops $region $record] close] \
+        [list "mmap channel -shared -buffering full" ours-alt \
+             [list open_mmap_full $wfile r+ -shared] [list puts_loop $ops $region $record] \
+             close]]
 file delete $wfile
