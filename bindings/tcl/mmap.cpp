@@ -156,7 +156,7 @@ int set_option_proc(void* /*instance*/, Tcl_Interp* interp, const char* name,
 int get_option_proc(void* instance, Tcl_Interp* interp, const char* name,
                     Tcl_DString* out) noexcept {
   auto* chan = static_cast<mmap_channel*>(instance);
-  // Formatted with Tcl's own allocator: nothing here can throw into Tcl.
+  // Formatted into stack buffers: nothing here can throw into Tcl.
   char values[3][24];
   std::snprintf(values[0], sizeof values[0], "%zu", chan->region.size());
   std::snprintf(values[1], sizeof values[1], "%llu",
