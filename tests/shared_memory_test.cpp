@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -216,6 +217,10 @@ TEST(SharedMemoryTest, LockExcludesOtherProcesses) {
   shm_name n;
   constexpr std::size_t block = 4096;
   auto shm = shared_memory::open(n.name, O_RDWR | O_CREAT, 0600, block);
+  // Writers run until the reader has checked enough blocks, so reads and writes overlap for
+  // as long as the reader runs, however the scheduler interleaves the processes.
+  auto stop = mmipc::mapping::anonymous(sizeof(int), {mmipc::access_mode::read_write, true});
+  auto* stop_flag = reinterpret_cast<volatile int*>(stop.data());
   std::vector<pid_t> writers;
   for (char letter : {'a', 'b', 'c'}) {
     pid_t pid = ::fork();
@@ -223,7 +228,7 @@ TEST(SharedMemoryTest, LockExcludesOtherProcesses) {
       try {
         auto own = shared_memory::open(n.name, O_RDWR);
         std::string data(block, letter);
-        for (int i = 0; i < 300; ++i) own.write_at(0, bytes_of(data));
+        while (*stop_flag == 0) own.write_at(0, bytes_of(data));
       } catch (...) {
         ::_exit(1);
       }
@@ -234,13 +239,17 @@ TEST(SharedMemoryTest, LockExcludesOtherProcesses) {
   auto reader = shared_memory::open(n.name, O_RDONLY);
   std::string seen(block, '\0');
   int torn = 0;
-  for (int i = 0; i < 300; ++i) {
+  std::set<char> letters;
+  for (int i = 0; i < 50000; ++i) {
     reader.read_at(0, std::as_writable_bytes(std::span(seen)));
     const char first = seen[0];
+    letters.insert(first);
     if (std::any_of(seen.begin(), seen.end(), [&](char c) { return c != first; })) ++torn;
   }
+  *stop_flag = 1;
   for (pid_t pid : writers) EXPECT_EQ(wait_status(pid), 0);
   EXPECT_EQ(torn, 0);
+  EXPECT_GE(letters.size(), 2u);  // the writers really ran while we read
   EXPECT_EQ(reader.semaphore().value(), 1);
 }
 

@@ -1,0 +1,5 @@
+# Tcl package posixipc: POSIX message queues and shared memory as Tcl channels (drop-in for
+# posixipc 1.0).
+mmipc_tcl_package(posixipc 1.1 Posixipc
+  SOURCES posixipc.cpp posixipc_mq.cpp posixipc_shm.cpp
+  DOCS doc/posixipc.n)
