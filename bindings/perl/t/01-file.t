@@ -57,6 +57,19 @@ my $file = temp_file($content);
 }
 
 {
+  open my $fh, '<', $file or die;
+  mmap(my $raw, 0, PROT_READ, MAP_SHARED, $fh);
+  my $flags = B::svref_2object(\$raw)->FLAGS;
+  ok(!($flags & (B::SVs_GMG() | B::SVs_SMG())), 'an mmap() variable has neither get nor set magic');
+  my $address = mmap(my $none, 100, PROT_NONE, MAP_SHARED, $fh);
+  ok($address, 'PROT_NONE maps');
+  is($none, '', '... and exposes none of the unreadable pages');
+  eval { Sys::Mmap::hardwire(my $into, $address, 10) };
+  like($@, qr/not inside a live mapping/, '... nor lets hardwire() expose them');
+  ok(munmap($none), '... and unmaps');
+}
+
+{
   # Handles as the original accepted them: bareword, glob, glob reference, IO::Handle.
   open(FH, '<', $file) or die;
   mmap(my $a, 10, PROT_READ, MAP_SHARED, FH);

@@ -25,6 +25,9 @@ my $file = "$dir/created";
   is($var, "\0" x 16, '... with zero bytes');
   ok(!tied($var), 'the variable is not tied');
   is(B::svref_2object(\$var)->LEN, 0, 'the variable is the mapped memory (SvLEN 0)');
+  my $flags = B::svref_2object(\$var)->FLAGS;
+  ok(!($flags & B::SVs_GMG()), 'no get magic: reads cost what they cost on a raw mmap variable');
+  ok($flags & B::SVs_SMG(), 'set magic: assignments write into the region');
 
   $var = 'abc';
   is($var, "abc" . "\0" x 13, 'assignment writes over the start and leaves the rest');
