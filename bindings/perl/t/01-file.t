@@ -88,6 +88,19 @@ my $file = temp_file($content);
 }
 
 {
+  # Hash and array elements that do not exist yet reach mmap() as proxies: the element is
+  # created (0.20 mapped into the proxy and the mapping was lost).
+  open my $fh, '<', $file or die;
+  my (%h, @a);
+  mmap($h{map}, 10, PROT_READ, MAP_SHARED, $fh);
+  is($h{map}, substr($content, 0, 10), 'mmap into a new hash element');
+  mmap($a[2], 10, PROT_READ, MAP_SHARED, $fh);
+  is($a[2], substr($content, 0, 10), 'mmap into a new array element');
+  ok(munmap($h{map}) && munmap($a[2]), 'and munmap of them');
+  ok(!defined $h{map} && !defined $a[2], 'undef afterwards');
+}
+
+{
   # Mapping into a variable that already holds a mapping replaces it.
   open my $fh, '<', $file or die;
   mmap(my $var, 10, PROT_READ, MAP_SHARED, $fh);

@@ -72,6 +72,25 @@ is_deeply(\@warnings, [], 'no warnings at scope exit (the original warned "munma
 }
 
 {
+  # `local` gives a global mapped variable an ordinary value for the scope and restores it.
+  our $global;
+  Sys::Mmap->new($global, 8) or die;
+  $global = 'global';
+  {
+    local $global = 'localised value';
+    is($global, 'localised value', 'local: an ordinary value inside the scope');
+  }
+  is($global, "global\0\0", 'the mapped variable is back, still mapped, after the scope');
+  $global = 'again';
+  is($global, "againl\0\0", '... and still writes into the region');
+
+  my $object = {};
+  Sys::Mmap->new($object->{buffer}, 4) or die;
+  $object->{buffer} = 'ab';
+  is($object->{buffer}, "ab\0\0", 'new() into a hash element that did not exist');
+}
+
+{
   # Many new() variables going out of scope, one after another.
   for (1 .. 100) {
     Sys::Mmap->new(my $tmp, 4096) or die;
