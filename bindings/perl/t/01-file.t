@@ -118,6 +118,12 @@ my $file = temp_file($content);
   open my $fh, '<', $file or die;
   for (1 .. 50) { mmap(my $var, 0, PROT_READ, MAP_SHARED, $fh); }
   is_deeply(\@warnings, [], 'no warnings when mapped variables go out of scope');
+  my $address;
+  { $address = mmap(my $scoped, 0, PROT_READ, MAP_SHARED, $fh); ok(is_mapped($address), 'mapped') }
+  ok(!is_mapped($address), 'unmapped when the variable goes out of scope (0.20 leaked it)');
+  $address = mmap(my $var, 0, PROT_READ, MAP_SHARED, $fh);
+  munmap($var);
+  ok(!is_mapped($address), 'munmap unmaps');
 }
 
 done_testing;
