@@ -351,6 +351,7 @@ std::uint64_t to_size(pTHX_ SV* sv, const char* what) {
   }
   if (SvIOK(sv) && SvIsUV(sv)) return SvUV_nomg(sv);
   NV value = SvNV_nomg(sv);
+  if (value != value) Perl_croak(aTHX_ "mmap: %s is not a number (%s) ", what, SvPV_nolen(sv));
   if (value < 0) Perl_croak(aTHX_ "mmap: Cannot operate on a negative %s (%s) ", what, SvPV_nolen(sv));
   if (SvIOK(sv)) return static_cast<std::uint64_t>(SvIV_nomg(sv));
   if (value >= 18446744073709551616.0) return UINT64_MAX;
@@ -625,7 +626,7 @@ hardwire(var, address, length)
         fail(aTHX_ EINVAL, "hardwire: address is not a number");
       }
       const NV nv = SvNV_nomg(address);
-      if (nv < 0 || nv >= 18446744073709551616.0) {
+      if (!(nv >= 0 && nv < 18446744073709551616.0)) { /* also NaN */
         fail(aTHX_ EINVAL, "hardwire: address is not inside a live mapping made by Sys::Mmap");
       }
       const std::uintptr_t at = (SvIOK(address) && SvIsUV(address)) ? SvUV_nomg(address)
