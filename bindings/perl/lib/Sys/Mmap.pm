@@ -452,6 +452,13 @@ An OFFSET past the end of the file, or a LENGTH reaching past it, dies (0.20 map
 pages and the process died with C<SIGBUS> when they were touched). With LENGTH 0 the
 region ends at the end of the file, not at OFFSET plus the file's size.
 
+=item Elements and C<local>
+
+C<mmap($hash{key}, ...)> for a key (or array index) that does not exist yet creates the
+element and maps into it; 0.20 mapped into Perl's temporary proxy for the element, and the
+mapping was lost. C<local $mapped> gives the variable an ordinary value for the scope and
+restores the mapped variable afterwards.
+
 =item New: C<msync>, C<MS_*>, working C<MAP_HUGE_2MB> and C<MAP_HUGE_1GB>
 
 0.20 exported the huge page constants but did not define them on Linux.
