@@ -223,12 +223,15 @@ int shared_set(pTHX_ SV* sv, MAGIC* mg);
 int hardwire_get(pTHX_ SV* sv, MAGIC* mg);
 int hardwire_free(pTHX_ SV* sv, MAGIC* mg);
 int hardwire_dup(pTHX_ MAGIC* mg, CLONE_PARAMS* param);
+int keep_local(pTHX_ SV* sv, MAGIC* mg);
 
-/* Fields: get, set, len, clear, free, copy, dup, local. */
-const MGVTBL mmap_vtbl = {nullptr, nullptr, nullptr, nullptr, owner_free, nullptr, owner_dup, nullptr};
-const MGVTBL new_vtbl = {nullptr, shared_set, nullptr, nullptr, owner_free, nullptr, owner_dup, nullptr};
-const MGVTBL hardwire_vtbl = {hardwire_get, nullptr,      nullptr,       nullptr,
-                              hardwire_free, nullptr,     hardwire_dup,  nullptr};
+/* Fields: get, set, len, clear, free, copy, dup (threads), local (`local $var`). */
+const MGVTBL mmap_vtbl = {nullptr,    nullptr, nullptr,   nullptr,
+                          owner_free, nullptr, owner_dup, keep_local};
+const MGVTBL new_vtbl = {nullptr,    shared_set, nullptr,   nullptr,
+                         owner_free, nullptr,    owner_dup, keep_local};
+const MGVTBL hardwire_vtbl = {hardwire_get,  nullptr, nullptr,      nullptr,
+                              hardwire_free, nullptr, hardwire_dup, keep_local};
 
 region* region_of(const MAGIC* mg) { return reinterpret_cast<region*>(mg->mg_ptr); }
 
@@ -298,6 +301,11 @@ int hardwire_dup(pTHX_ MAGIC* mg, CLONE_PARAMS*) {
   return 0;
 }
 
+/* `local $mapped` gives the variable a fresh, ordinary value for the scope: without this
+ * hook Perl would copy our magic onto it uncounted, and freeing it would unmap the region
+ * under the restored variable. */
+int keep_local(pTHX_ SV*, MAGIC*) { return 0; }
+
 /* Gives up whatever buffer Perl holds in `sv` (its own, shared copy-on-write, or a
  * reference) without touching mapped memory, and points it at [data, data + size). */
 void point_at(pTHX_ SV* sv, char* data, STRLEN size) {
@@ -343,6 +351,7 @@ std::uint64_t to_size(pTHX_ SV* sv, const char* what) {
   }
   if (SvIOK(sv) && SvIsUV(sv)) return SvUV_nomg(sv);
   NV value = SvNV_nomg(sv);
+  if (value != value) Perl_croak(aTHX_ "mmap: %s is not a number (%s) ", what, SvPV_nolen(sv));
   if (value < 0) Perl_croak(aTHX_ "mmap: Cannot operate on a negative %s (%s) ", what, SvPV_nolen(sv));
   if (SvIOK(sv)) return static_cast<std::uint64_t>(SvIV_nomg(sv));
   if (value >= 18446744073709551616.0) return UINT64_MAX;
@@ -375,6 +384,17 @@ int fd_of(pTHX_ SV* sv) {
   return PerlIO_fileno(IoIFP(io));
 }
 
+/* The variable behind `var`: a hash or array element that does not exist yet reaches an
+ * XSUB as a proxy (a "deferred element"); mapping into the proxy would be lost, so the
+ * element is created (with `vivify`) or looked through. */
+SV* target_of(pTHX_ SV* var, bool vivify) {
+  if (SvTYPE(var) == SVt_PVLV && LvTYPE(var) == 'y') {
+    if (vivify) Perl_vivify_defelem(aTHX_ var); /* no-op once it exists */
+    if (!LvTARGLEN(var) && LvTARG(var)) return LvTARG(var);
+  }
+  return var;
+}
+
 /* Dies unless `var` can be made to hold a mapping. */
 void check_variable(pTHX_ SV* var, const char* op) {
   MAGIC* ours = our_magic(aTHX_ var);
@@ -403,7 +423,7 @@ void attach(pTHX_ SV* var, region* r, const MGVTBL* vtbl, char* data, STRLEN siz
     point_at(aTHX_ var, data, size);
   }
   MAGIC* mg = sv_magicext(var, nullptr, PERL_MAGIC_ext, vtbl, reinterpret_cast<const char*>(r), 0);
-  mg->mg_flags |= MGf_DUP;
+  mg->mg_flags |= MGf_DUP | MGf_LOCAL;
   /* After ours, so that on assignment Perl's taint hook runs first and ours re-taints. */
   if (r->tainted) SvTAINTED_on(var);
   if (!r->map.writable()) SvREADONLY_on(var);
@@ -412,6 +432,7 @@ void attach(pTHX_ SV* var, region* r, const MGVTBL* vtbl, char* data, STRLEN siz
 /* mmap() and new(): converts the arguments, maps, and makes `var` the mapping. */
 SV* do_mmap(pTHX_ SV* var, SV* len_sv, SV* prot_sv, SV* flags_sv, SV* fh, SV* off_sv,
             const MGVTBL* vtbl) {
+  var = target_of(aTHX_ var, true);
   check_variable(aTHX_ var, "mmap");
   std::uint64_t offset = 0;
   if (off_sv && SvTRUE(off_sv)) offset = to_size(aTHX_ off_sv, "offset");
@@ -532,6 +553,7 @@ munmap(var)
   PROTOTYPE: $
   CODE:
     {
+      var = target_of(aTHX_ var, false);
       MAGIC* mg = our_magic(aTHX_ var);
       if (mg && !is_owner(mg)) hardwire_get(aTHX_ var, mg); /* is its mapping still there? */
       if (mg && region_of(mg)) {
@@ -561,6 +583,7 @@ msync(var, flags = MS_SYNC)
   PROTOTYPE: $;$
   CODE:
     {
+      var = target_of(aTHX_ var, false);
       MAGIC* mg = our_magic(aTHX_ var);
       if (mg && !is_owner(mg)) hardwire_get(aTHX_ var, mg);
       region* r = mg ? region_of(mg) : nullptr;
@@ -592,6 +615,7 @@ hardwire(var, address, length)
   PROTOTYPE: $$$
   CODE:
     {
+      var = target_of(aTHX_ var, true);
       check_variable(aTHX_ var, "hardwire");
       MAGIC* mg = our_magic(aTHX_ var);
       if (mg && is_owner(mg) && region_of(mg)) {
@@ -602,7 +626,7 @@ hardwire(var, address, length)
         fail(aTHX_ EINVAL, "hardwire: address is not a number");
       }
       const NV nv = SvNV_nomg(address);
-      if (nv < 0 || nv >= 18446744073709551616.0) {
+      if (!(nv >= 0 && nv < 18446744073709551616.0)) { /* also NaN */
         fail(aTHX_ EINVAL, "hardwire: address is not inside a live mapping made by Sys::Mmap");
       }
       const std::uintptr_t at = (SvIOK(address) && SvIsUV(address)) ? SvUV_nomg(address)

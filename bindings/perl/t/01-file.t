@@ -57,6 +57,19 @@ my $file = temp_file($content);
 }
 
 {
+  open my $fh, '<', $file or die;
+  mmap(my $raw, 0, PROT_READ, MAP_SHARED, $fh);
+  my $flags = B::svref_2object(\$raw)->FLAGS;
+  ok(!($flags & (B::SVs_GMG() | B::SVs_SMG())), 'an mmap() variable has neither get nor set magic');
+  my $address = mmap(my $none, 100, PROT_NONE, MAP_SHARED, $fh);
+  ok($address, 'PROT_NONE maps');
+  is($none, '', '... and exposes none of the unreadable pages');
+  eval { Sys::Mmap::hardwire(my $into, $address, 10) };
+  like($@, qr/not inside a live mapping/, '... nor lets hardwire() expose them');
+  ok(munmap($none), '... and unmaps');
+}
+
+{
   # Handles as the original accepted them: bareword, glob, glob reference, IO::Handle.
   open(FH, '<', $file) or die;
   mmap(my $a, 10, PROT_READ, MAP_SHARED, FH);
@@ -72,6 +85,19 @@ my $file = temp_file($content);
   close FH;
   is($a, substr($content, 0, 10), 'a mapping outlives its handle');
   munmap($_) for $a, $b, $c, $d, $e;
+}
+
+{
+  # Hash and array elements that do not exist yet reach mmap() as proxies: the element is
+  # created (0.20 mapped into the proxy and the mapping was lost).
+  open my $fh, '<', $file or die;
+  my (%h, @a);
+  mmap($h{map}, 10, PROT_READ, MAP_SHARED, $fh);
+  is($h{map}, substr($content, 0, 10), 'mmap into a new hash element');
+  mmap($a[2], 10, PROT_READ, MAP_SHARED, $fh);
+  is($a[2], substr($content, 0, 10), 'mmap into a new array element');
+  ok(munmap($h{map}) && munmap($a[2]), 'and munmap of them');
+  ok(!defined $h{map} && !defined $a[2], 'undef afterwards');
 }
 
 {
@@ -92,6 +118,12 @@ my $file = temp_file($content);
   open my $fh, '<', $file or die;
   for (1 .. 50) { mmap(my $var, 0, PROT_READ, MAP_SHARED, $fh); }
   is_deeply(\@warnings, [], 'no warnings when mapped variables go out of scope');
+  my $address;
+  { $address = mmap(my $scoped, 0, PROT_READ, MAP_SHARED, $fh); ok(is_mapped($address), 'mapped') }
+  ok(!is_mapped($address), 'unmapped when the variable goes out of scope (0.20 leaked it)');
+  $address = mmap(my $var, 0, PROT_READ, MAP_SHARED, $fh);
+  munmap($var);
+  ok(!is_mapped($address), 'munmap unmaps');
 }
 
 done_testing;

@@ -25,6 +25,9 @@ my $file = "$dir/created";
   is($var, "\0" x 16, '... with zero bytes');
   ok(!tied($var), 'the variable is not tied');
   is(B::svref_2object(\$var)->LEN, 0, 'the variable is the mapped memory (SvLEN 0)');
+  my $flags = B::svref_2object(\$var)->FLAGS;
+  ok(!($flags & B::SVs_GMG()), 'no get magic: reads cost what they cost on a raw mmap variable');
+  ok($flags & B::SVs_SMG(), 'set magic: assignments write into the region');
 
   $var = 'abc';
   is($var, "abc" . "\0" x 13, 'assignment writes over the start and leaves the rest');
@@ -66,6 +69,25 @@ is_deeply(\@warnings, [], 'no warnings at scope exit (the original warned "munma
   Sys::Mmap->new(my $grown, 200, $file) or die;
   is(-s $file, 200, 'a longer LENGTH grows the file');
   is(substr($grown, 100), "\0" x 100, '... with zero bytes');
+}
+
+{
+  # `local` gives a global mapped variable an ordinary value for the scope and restores it.
+  our $global;
+  Sys::Mmap->new($global, 8) or die;
+  $global = 'global';
+  {
+    local $global = 'localised value';
+    is($global, 'localised value', 'local: an ordinary value inside the scope');
+  }
+  is($global, "global\0\0", 'the mapped variable is back, still mapped, after the scope');
+  $global = 'again';
+  is($global, "againl\0\0", '... and still writes into the region');
+
+  my $object = {};
+  Sys::Mmap->new($object->{buffer}, 4) or die;
+  $object->{buffer} = 'ab';
+  is($object->{buffer}, "ab\0\0", 'new() into a hash element that did not exist');
 }
 
 {

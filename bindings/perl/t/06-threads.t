@@ -16,7 +16,7 @@ my $file = temp_file('0123456789' x 10);
 
 {
   open my $fh, '+<', $file or die;
-  mmap(my $var, 0, PROT_READ | PROT_WRITE, MAP_SHARED, $fh);
+  my $address = mmap(my $var, 0, PROT_READ | PROT_WRITE, MAP_SHARED, $fh);
   my $seen = threads->create(sub {
     my $before = substr($var, 0, 10);
     substr($var, 0, 5) = 'child';
@@ -27,7 +27,19 @@ my $file = temp_file('0123456789' x 10);
   is(substr($var, 0, 5), 'child', 'its write is in our mapping');
   is(length($var), 100, "the thread's munmap left ours mapped");
   is(substr(slurp($file), 0, 5), 'child', 'and in the file');
+  ok(is_mapped($address), 'still mapped after the thread ended');
   ok(munmap($var), 'unmapped once, here');
+  ok(!is_mapped($address), 'and now it is gone');
+
+  # A clone the thread never unmaps is let go when the thread's interpreter ends.
+  $address = mmap(my $other, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANON, STDOUT);
+  threads->create(sub { substr($other, 0, 2) = 'ok'; 1 })->join;
+  ok(is_mapped($address), 'mapped after the thread (its clone was freed, ours remains)');
+  is(substr($other, 0, 2), 'ok', 'and valid');
+  undef $other;
+  ok(is_mapped($address), 'undef does not unmap (the variable still owns the mapping)');
+  munmap($other);
+  ok(!is_mapped($address), 'munmap of the last holder unmaps');
 }
 
 {

@@ -33,6 +33,17 @@ for my $case ([undef, 'undef'], [3, 'a number'], ['NoSuchHandle', 'a name that i
   dies_in_child("handle: $what", sub { mmap(my $v, 0, PROT_READ, MAP_SHARED, $handle) },
     qr/\Ammap: file not open or does not have associated fileno$at/);
 }
+# A handle whose descriptor was closed underneath Perl: fstat() fails.
+dies_in_child('LENGTH 0 and fstat fails', sub {
+  my $fh = with_file();
+  POSIX::close(fileno $fh);
+  mmap(my $v, 0, PROT_READ, MAP_SHARED, $fh);
+}, qr/\Ammap: no len provided, fstat failed, unable to infer length$at/, POSIX::EBADF());
+dies_in_child('a LENGTH and a dead descriptor', sub {
+  my $fh = with_file();
+  POSIX::close(fileno $fh);
+  mmap(my $v, 5, PROT_READ, MAP_SHARED, $fh);
+}, qr/\Ammap: mmap call failed: errno: 9 errmsg: Bad file descriptor $at/, POSIX::EBADF());
 dies_in_child('offset beyond end of file', sub { mmap(my $v, 0, PROT_READ, MAP_SHARED, with_file(), 11) },
   qr/\Ammap: offset 11 is at or beyond end of file \(10 bytes\)$at/, $EINVAL);
 dies_in_child('offset at end of file, LENGTH 0', sub { mmap(my $v, 0, PROT_READ, MAP_SHARED, with_file(), 10) },
@@ -64,6 +75,10 @@ dies_in_child('a directory', sub {
 }, qr/\Ammap: mmap call failed: errno: 19/, POSIX::ENODEV());
 dies_in_child('length that is not a number', sub { mmap(my $v, 'ten', PROT_READ, MAP_SHARED, with_file()) },
   qr/\Ammap: length is not a number \(ten\) $at/);
+dies_in_child('length NaN', sub { mmap(my $v, 'nan', PROT_READ, MAP_SHARED | MAP_ANON, STDOUT) },
+  qr/\Ammap: length is not a number \(nan\) $at/);
+dies_in_child('offset that is not a number', sub { mmap(my $v, 0, PROT_READ, MAP_SHARED, with_file(), 'abc') },
+  qr/\Ammap: offset is not a number \(abc\) $at/);
 dies_in_child('negative length', sub { mmap(my $v, -5, PROT_READ, MAP_SHARED, with_file()) },
   qr/\Ammap: Cannot operate on a negative length \(-5\) $at/);
 dies_in_child('a constant as the variable', sub { mmap(undef, 10, PROT_READ, MAP_SHARED | MAP_ANON, STDOUT) },

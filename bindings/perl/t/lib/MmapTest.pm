@@ -10,7 +10,7 @@ use File::Temp ();
 use POSIX ();
 use Test::More;
 
-our @EXPORT = qw(temp_file slurp dies_in_child run_in_child);
+our @EXPORT = qw(temp_file slurp dies_in_child run_in_child is_mapped);
 
 sub import {
   require Sys::Mmap;
@@ -36,6 +36,17 @@ sub temp_file {
   print {$fh} $content if defined $content;
   close $fh;
   return $name;
+}
+
+# True when the page holding $address is mapped in this process (from /proc/self/maps).
+sub is_mapped {
+  my ($address) = @_;
+  open my $maps, '<', '/proc/self/maps' or die "/proc/self/maps: $!";
+  while (<$maps>) {
+    my ($from, $to) = /^([0-9a-f]+)-([0-9a-f]+)/ or next;
+    return 1 if $address >= hex($from) && $address < hex($to);
+  }
+  return 0;
 }
 
 sub slurp {
