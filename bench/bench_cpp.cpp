@@ -18,6 +18,7 @@
 #include <fstream>
 #include <memory>
 #include <mmipc/cursor.hpp>
+#include <mmipc/huge_pages.hpp>
 #include <mmipc/mapping.hpp>
 #include <random>
 #include <string>
@@ -244,6 +245,13 @@ void limit_file(const bench::settings& s, const std::filesystem::path& path) {
                }});
   c.push_back({"memcpy into a new buffer", "limit", [&] {
                  std::unique_ptr<std::byte[]> fresh(new std::byte[m.size()]);
+                 std::memcpy(fresh.get(), m.data(), m.size());
+                 bench::escape(fresh.get());
+               }});
+  // What mmap::read does: the new buffer pre-faulted (with huge pages) before the copy.
+  c.push_back({"memcpy into a new pre-faulted buffer", "limit", [&] {
+                 std::unique_ptr<std::byte[]> fresh(new std::byte[m.size()]);
+                 mmipc::prefault_buffer(fresh.get(), m.size());
                  std::memcpy(fresh.get(), m.data(), m.size());
                  bench::escape(fresh.get());
                }});

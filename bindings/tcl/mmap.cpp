@@ -411,7 +411,7 @@ int sync_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
 // mmap::read channelId ?numBytes?
 // The region from the channel's position as a byte array made with one copy: what `read` of
 // a -translation binary channel returns, without Tcl's channel buffers in between, and with
-// a large result's pages advised huge (on a VM the page faults of a new 256 MiB value, not
+// a large result pre-faulted with huge pages (on a VM the page faults of a new 256 MiB value, not
 // the copy, set the speed of `read`).
 int read_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
   if (objc < 2 || objc > 3) {
@@ -447,7 +447,7 @@ int read_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
   }
   Tcl_Obj* result = Tcl_NewByteArrayObj(nullptr, 0);
   unsigned char* bytes = Tcl_SetByteArrayLength(result, static_cast<int>(count));
-  mmipc::prefer_huge_pages(bytes, count);
+  mmipc::prefault_buffer(bytes, count);
   chan->cursor.read(std::span<std::byte>(reinterpret_cast<std::byte*>(bytes), count));
   Tcl_SetObjResult(interp, result);
   return TCL_OK;
