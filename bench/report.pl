@@ -192,7 +192,7 @@ if (@chart && system('sh', '-c', 'command -v gnuplot >/dev/null') == 0) {
   for my $c (@chart) {
     my ($group, $case, $who, $r) = @$c;
     (my $label = "$case: $who") =~ s/"/'/g;
-    $label = substr($label, 0, 70);
+    $label = substr($label, 0, 90);
     printf $d "%d\t%g\t%d\n", $i, $r, $colour{$group} // 5;
     push @tics, sprintf('"%s" %d', $label, $i);
     $i++;
@@ -206,16 +206,20 @@ set output "$out/latest.png"
 set title "$title: time of each alternative / time of ours (log scale; > 1 means ours is faster)"
 set logscale x 2
 set xrange [*:*]
-set yrange [-1:$i]
+set yrange [$i:-1]
 set ytics (@{[join(', ', @tics)]}) font "sans,8"
 set grid x
-set key off
+set key outside top center horizontal
 set style fill solid 0.8
 set palette defined (1 "#1f77b4", 2 "#ff7f0e", 3 "#2ca02c", 4 "#d62728", 5 "#7f7f7f")
 set cbrange [1:5]
 unset colorbox
 set arrow from 1, graph 0 to 1, graph 1 nohead lw 2 lc rgb "black"
-plot "$dat" using (sqrt(\$2)):1:(sqrt(\$2) < 1 ? \$2 : 1):(\$2 > 1 ? \$2 : 1):(\$1-0.35):(\$1+0.35):3 with boxxyerror lc palette
+plot "$dat" using (sqrt(\$2)):1:(sqrt(\$2) < 1 ? \$2 : 1):(\$2 > 1 ? \$2 : 1):(\$1-0.35):(\$1+0.35):3 with boxxyerror lc palette notitle, \\
+     NaN with boxes lc rgb "#1f77b4" title "1. Tcl mmap", \\
+     NaN with boxes lc rgb "#ff7f0e" title "2. posixipc", \\
+     NaN with boxes lc rgb "#2ca02c" title "3. Sys::Mmap", \\
+     NaN with boxes lc rgb "#d62728" title "4. C++"
 GP
   close $gp or warn "gnuplot failed\n";
   unlink $dat;
