@@ -44,7 +44,7 @@ if ($module eq 'ours') {
 }
 
 my $region = 1024 * 1024;
-my $ops = $smoke ? 1000 : $quick ? 200_000 : 1_000_000;
+my $ops = $smoke ? 1000 : $quick ? 100_000 : 1_000_000;
 # The original's tied variable copies the whole region on every access (about 1 MiB per
 # substr): a million of them would take minutes, so it does fewer. Times are per operation.
 my $tied_ops = $smoke ? 20 : $quick ? 500 : 2000;

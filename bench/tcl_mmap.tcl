@@ -28,7 +28,7 @@ for {set i 0} {$i < $argc} {incr i} {
 }
 if {$file eq ""} usage
 set size [file size $file]
-set ops [dict get {full 1000000 quick 200000 smoke 1000} $mode]
+set ops [dict get {full 1000000 quick 100000 smoke 1000} $mode]
 
 # Times one run of each contender per round, after one untimed warm-up run of each.
 #   contenders: a list of {name role open run close}; open returns the channel, run gets it.
