@@ -97,8 +97,14 @@ proc start_server {mode} {
     lappend names $base-req
     set resp [mq open -maxmsg 1 -msgsize 8192 $base-resp {RDWR CREAT EXCL BINARY} 0600]
     lappend names $base-resp
-    exec $tclsh $argv0 --serve $mode $base-req $base-resp >@ stderr 2>@ stderr &
+    set pid [exec $tclsh $argv0 --serve $mode $base-req $base-resp >@ stderr 2>@ stderr &]
     lappend servers $mode $req $resp
+    # bench/run ends the servers by pid should this script die before it can stop them.
+    if {[info exists ::env(MMIPC_BENCH_PIDFILE)]} {
+        set f [open $::env(MMIPC_BENCH_PIDFILE) a]
+        puts $f $pid
+        close $f
+    }
     return [list $req $resp]
 }
 
