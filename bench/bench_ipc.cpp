@@ -204,7 +204,7 @@ class boost_pair : public echo_pair {
 };
 
 void round_trips(const bench::settings& s, cleanup& names) {
-  const std::uint64_t ops = s.smoke ? 50 : s.quick ? 2000 : 20000;
+  const std::uint64_t ops = s.smoke ? 50 : s.quick ? 1000 : 4000;
   raw_pair raw(names);
   mmipc_pair ours(names);
   boost_pair boost(names);
@@ -235,7 +235,7 @@ void round_trips(const bench::settings& s, cleanup& names) {
 /// 4 KiB written at offset 0 and read back, each under the object's semaphore, as the Tcl
 /// shm channel does: the raw limit of its `puts`+`read`.
 void shared_memory(const bench::settings& s, cleanup& names) {
-  const std::uint64_t ops = s.smoke ? 100 : s.quick ? 20000 : 200000;
+  const std::uint64_t ops = s.smoke ? 100 : s.quick ? 10000 : 40000;
   constexpr std::size_t size = 4096;
   std::string name = unique("shm");
   names.shms.push_back(name);

@@ -48,8 +48,8 @@ for {set i 0} {$i < $argc} {incr i} {
         }
     }
 }
-set ops [dict get {full 20000 quick 2000 smoke 50} $mode]
-set shm_ops [dict get {full 200000 quick 20000 smoke 100} $mode]
+set ops [dict get {full 4000 quick 1000 smoke 50} $mode]
+set shm_ops [dict get {full 40000 quick 10000 smoke 100} $mode]
 set tclsh [expr {[info exists env(TCLSH)] ? $env(TCLSH) : [info nameofexecutable]}]
 
 # Times one run of each contender per round, after an untimed warm-up run of each.
