@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "deadline.hpp"
 #include "mmipc/ipc_args.hpp"
 
 namespace mmipc {
@@ -37,22 +38,6 @@ bool has_cap_sys_resource() {
     }
   }
   return false;
-}
-
-timespec deadline_after(std::chrono::milliseconds timeout) {
-  // mq_timed* take an absolute CLOCK_REALTIME deadline; computing it once keeps EINTR
-  // retries from extending the wait.
-  timespec now{};
-  ::clock_gettime(CLOCK_REALTIME, &now);
-  auto ms = std::max<std::chrono::milliseconds::rep>(timeout.count(), 0);
-  timespec at{};
-  at.tv_sec = now.tv_sec + static_cast<time_t>(ms / 1000);
-  at.tv_nsec = now.tv_nsec + static_cast<long>(ms % 1000) * 1000000L;
-  if (at.tv_nsec >= 1000000000L) {
-    at.tv_sec += 1;
-    at.tv_nsec -= 1000000000L;
-  }
-  return at;
 }
 
 std::string path_of(const char* file) {
@@ -216,7 +201,7 @@ void message_queue::send(std::span<const std::byte> message, unsigned priority) 
 bool message_queue::send(std::span<const std::byte> message, unsigned priority,
                          std::chrono::milliseconds timeout) const {
   const char* data = reinterpret_cast<const char*>(message.data());
-  const timespec at = deadline_after(timeout);
+  const timespec at = detail::deadline_after(CLOCK_REALTIME, timeout);
   if (retry_on_eintr([&] { return ::mq_timedsend(mqd_, data, message.size(), priority, &at); }) ==
       0) {
     return true;
@@ -235,7 +220,7 @@ std::size_t message_queue::receive(std::span<std::byte> buffer, unsigned* priori
 std::optional<std::size_t> message_queue::receive(std::span<std::byte> buffer, unsigned* priority,
                                                   std::chrono::milliseconds timeout) const {
   char* data = reinterpret_cast<char*>(buffer.data());
-  const timespec at = deadline_after(timeout);
+  const timespec at = detail::deadline_after(CLOCK_REALTIME, timeout);
   ssize_t n =
       retry_on_eintr([&] { return ::mq_timedreceive(mqd_, data, buffer.size(), priority, &at); });
   if (n >= 0) return static_cast<std::size_t>(n);

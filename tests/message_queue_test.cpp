@@ -19,6 +19,9 @@ namespace {
 
 using mmipc::message_queue;
 using mmipc::mq_capacity;
+using mmipc::testing::bytes_of;
+using mmipc::testing::errno_of;
+using mmipc::testing::in_child;
 using namespace std::chrono_literals;
 
 // Every queue name of a test, unlinked when the test ends however it ends. Capacities stay
@@ -30,36 +33,6 @@ struct queue_name {
 };
 
 constexpr mq_capacity small{4, 64};
-
-std::span<const std::byte> bytes_of(std::string_view s) {
-  return std::as_bytes(std::span(s));
-}
-
-int errno_of(auto&& call) {
-  try {
-    call();
-  } catch (const mmipc::os_error& e) {
-    return e.error_number();
-  }
-  return 0;
-}
-
-// Runs `child` in a forked process and returns its exit status (or 128 + signal).
-int in_child(auto&& child) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int code = 1;
-    try {
-      code = child();
-    } catch (...) {
-      code = 99;
-    }
-    ::_exit(code);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 TEST(MessageQueueTest, CreateSendReceiveUnlink) {
   queue_name q;
