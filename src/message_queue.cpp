@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <utility>
@@ -244,6 +245,27 @@ mq_attributes message_queue::attributes() const {
   mq_attr attr{};
   if (::mq_getattr(mqd_, &attr) != 0) throw_errno("mq_getattr", name_);
   return {attr.mq_maxmsg, attr.mq_msgsize, attr.mq_curmsgs, (attr.mq_flags & O_NONBLOCK) != 0};
+}
+
+std::size_t message_stream::read(const message_queue& queue, std::span<std::byte> out,
+                                 unsigned& priority) {
+  if (out.empty()) return 0;
+  while (!pending()) {
+    const auto size = static_cast<std::size_t>(queue.message_size());
+    if (out.size() >= size) {
+      // Room for any message: receive straight into the caller's buffer.
+      const std::size_t n = queue.receive(out, &priority);
+      if (n > 0) return n;
+      continue;
+    }
+    rest_.resize(size);
+    pos_ = 0;
+    rest_.resize(queue.receive(rest_, &priority));
+  }
+  const std::size_t n = std::min(out.size(), rest_.size() - pos_);
+  std::memcpy(out.data(), rest_.data() + pos_, n);
+  pos_ += n;
+  return n;
 }
 
 }  // namespace mmipc
