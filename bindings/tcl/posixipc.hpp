@@ -22,8 +22,17 @@ int os_error_result(Tcl_Interp* interp, std::string_view kind, const mmipc::os_e
 
 /// Runs `body` (returning a Tcl code), reporting os_error in the package's words, a bad
 /// argument with its message verbatim, and anything else through mmipc::tcl::guarded.
+/// `body` must cope with a null `interp` (channel option procedures get one sometimes).
 template <class Body>
 int run(Tcl_Interp* interp, std::string_view kind, Body&& body) noexcept {
+  if (interp == nullptr) {
+    // Channel option procedures may be called without an interpreter: fail quietly.
+    try {
+      return body();
+    } catch (...) {
+      return TCL_ERROR;
+    }
+  }
   return mmipc::tcl::guarded(interp, [&] {
     try {
       return body();
