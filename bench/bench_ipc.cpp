@@ -19,6 +19,7 @@
 
 #include <boost/interprocess/ipc/message_queue.hpp>
 #include <cstdio>
+#include <mmipc/error.hpp>
 #include <mmipc/message_queue.hpp>
 #include <string>
 #include <vector>
@@ -32,6 +33,22 @@ constexpr std::size_t max_size = 8192;
 
 std::string unique(const std::string& stem) {
   return "/mmipc-bench-" + std::to_string(::getpid()) + "-" + stem;
+}
+
+/// Calls `open` until it does not fail with EMFILE, for at most a minute. EMFILE is the
+/// per-user RLIMIT_MSGQUEUE budget, shared with every other program of this user (parallel
+/// test suites): a moment later there is room again.
+template <class Open>
+auto open_with_budget_retry(Open open) -> decltype(open()) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return open();
+    } catch (const mmipc::os_error& e) {
+      if (e.error_number() != EMFILE || attempt >= 120) throw;
+    }
+    std::fprintf(stderr, "bench_ipc: the message queue budget is full; retrying\n");
+    ::usleep(500 * 1000);
+  }
 }
 
 /// Removes the named objects of this run when it ends, however it ends.
@@ -93,9 +110,15 @@ class raw_pair : public echo_pair {
     std::string req = unique("raw-req"), resp = unique("raw-resp");
     names.queues.push_back(req);
     names.queues.push_back(resp);
-    req_ = ::mq_open(req.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600, &attr);
-    resp_ = ::mq_open(resp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600, &attr);
-    if (req_ == -1 || resp_ == -1) throw std::runtime_error("mq_open failed");
+    auto open = [&attr](const std::string& name) {
+      return open_with_budget_retry([&] {
+        mqd_t q = ::mq_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600, &attr);
+        if (q == -1) mmipc::throw_errno("mq_open", name);
+        return q;
+      });
+    };
+    req_ = open(req);
+    resp_ = open(resp);
     start([this] {
       for (;;) {
         ssize_t n = ::mq_receive(req_, reinterpret_cast<char*>(buffer_), max_size, nullptr);
@@ -136,8 +159,13 @@ class mmipc_pair : public echo_pair {
     names.queues.push_back(req);
     names.queues.push_back(resp);
     mmipc::mq_capacity capacity{1, static_cast<long>(max_size)};
-    req_ = mmipc::message_queue::open(req, O_RDWR | O_CREAT | O_EXCL, 0600, capacity);
-    resp_ = mmipc::message_queue::open(resp, O_RDWR | O_CREAT | O_EXCL, 0600, capacity);
+    auto open = [&capacity](const std::string& name) {
+      return open_with_budget_retry([&] {
+        return mmipc::message_queue::open(name, O_RDWR | O_CREAT | O_EXCL, 0600, capacity);
+      });
+    };
+    req_ = open(req);
+    resp_ = open(resp);
     start([this] {
       for (;;) {
         std::size_t n = req_.receive(buffer_);

@@ -89,13 +89,26 @@ proc cleanup {} {
     set names {}
 }
 
+# mq open, retried for up to a minute while the per-user queue budget (RLIMIT_MSGQUEUE,
+# EMFILE, shared with every other program of this user) is full.
+proc open_queue {args} {
+    for {set attempt 0} {1} {incr attempt} {
+        if {![catch {mq open {*}$args} result options]} { return $result }
+        if {[lindex [dict get $options -errorcode] 1] ne "EMFILE" || $attempt >= 120} {
+            return -options $options $result
+        }
+        puts stderr "tcl_posixipc: the message queue budget is full; retrying"
+        after 500
+    }
+}
+
 # Starts an echo server of `mode` on a new pair of queues; returns {req resp} channels.
 proc start_server {mode} {
     global names servers tclsh argv0
     set base /mmipc-bench-[pid]-$mode
-    set req [mq open -maxmsg 1 -msgsize 8192 $base-req {RDWR CREAT EXCL BINARY} 0600]
+    set req [open_queue -maxmsg 1 -msgsize 8192 $base-req {RDWR CREAT EXCL BINARY} 0600]
     lappend names $base-req
-    set resp [mq open -maxmsg 1 -msgsize 8192 $base-resp {RDWR CREAT EXCL BINARY} 0600]
+    set resp [open_queue -maxmsg 1 -msgsize 8192 $base-resp {RDWR CREAT EXCL BINARY} 0600]
     lappend names $base-resp
     set pid [exec $tclsh $argv0 --serve $mode $base-req $base-resp >@ stderr 2>@ stderr &]
     lappend servers $mode $req $resp
