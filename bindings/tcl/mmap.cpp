@@ -414,9 +414,17 @@ int read_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
         interp, "numBytes is too large for a Tcl 8.6 value (2 GiB - 1 at most)", "MMIPC INVALID");
   }
   Tcl_Obj* result = Tcl_NewByteArrayObj(nullptr, 0);
+  // Freed however this ends: the copy may throw (lost pages), and the value may be large.
+  Tcl_IncrRefCount(result);
+  const std::unique_ptr<Tcl_Obj, void (*)(Tcl_Obj*)> hold(
+      result, [](Tcl_Obj* obj) { Tcl_DecrRefCount(obj); });
   unsigned char* bytes = Tcl_SetByteArrayLength(result, static_cast<int>(count));
   mmipc::prefault_buffer(bytes, count);
-  chan->cursor.read(std::span<std::byte>(reinterpret_cast<std::byte*>(bytes), count));
+  // The count read, not the one asked for: a read may stop early (a cursor that guards
+  // against pages lost to a truncated file returns the bytes before them).
+  const std::size_t got =
+      chan->cursor.read(std::span<std::byte>(reinterpret_cast<std::byte*>(bytes), count));
+  Tcl_SetByteArrayLength(result, static_cast<int>(got));
   Tcl_SetObjResult(interp, result);
   return TCL_OK;
 }
