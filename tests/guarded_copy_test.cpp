@@ -11,6 +11,7 @@
 
 #include "mmipc/error.hpp"
 #include "sigbus_util.hpp"
+#include "stress_util.hpp"
 
 namespace {
 
@@ -76,11 +77,13 @@ TEST(GuardedCopyTest, SurvivesThousandsOfFaultsInARow) {
   // kill the process.
   shrunk_mapping m(2, 1);
   char byte = 0;
-  for (int i = 0; i < 10000; ++i) {
+  const int rounds = mmipc::testing::scaled(10000, 200000);
+  for (int i = 0; i < rounds; ++i) {
     ASSERT_EQ(error_of([&] { guarded_copy(&byte, m.page(1) + i % page, 1); }), EFAULT);
     guarded_copy(&byte, m.page(0) + i % page, 1);
     ASSERT_EQ(byte, 'a');
   }
+  mmipc::testing::report_figure("SIGBUS faults survived in a row", rounds);
 }
 
 TEST(GuardedCopyTest, ThreadsRecoverIndependently) {
@@ -107,6 +110,59 @@ TEST(GuardedCopyTest, ThreadsRecoverIndependently) {
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(bad.load(), 0);
   EXPECT_EQ(faults.load(), 4 * 2000);
+}
+
+TEST(GuardedCopyTest, SurvivesAFileShrinkingAndGrowingDuringCopies) {
+  // Another process cuts the file down to one page and grows it back, over and over, while
+  // two threads copy pages out of the mapping: every copy either fails with EFAULT or
+  // returns bytes the page held at some moment (its letter, or zeros once it grew back).
+  const std::size_t pages = 8;
+  shrunk_mapping m(pages, pages);
+  const int cycles = mmipc::testing::scaled(2000, 50000);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    for (int i = 0; i < cycles; ++i) {
+      if (::truncate(m.file.path().c_str(), static_cast<off_t>(page)) != 0 ||
+          ::truncate(m.file.path().c_str(), static_cast<off_t>(pages * page)) != 0) {
+        _exit(1);
+      }
+    }
+    _exit(0);
+  }
+  std::atomic<bool> done{false};
+  std::atomic<long> faults{0};
+  std::atomic<long> copies{0};
+  std::atomic<long> bad{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&, t] {
+      std::string out(page, '\0');
+      for (std::size_t i = t; !done; ++i) {
+        const std::size_t p = 1 + i % (pages - 1);
+        if (error_of([&] { guarded_copy(out.data(), m.page(p), page); }) == EFAULT) {
+          ++faults;
+          continue;
+        }
+        ++copies;
+        for (char ch : out) {
+          if (ch != '\0' && ch != static_cast<char>('a' + p)) {
+            ++bad;
+            break;
+          }
+        }
+      }
+    });
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  done = true;
+  for (auto& reader : readers) reader.join();
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(bad.load(), 0);
+  mmipc::testing::report_figure("truncate/regrow cycles", cycles);
+  mmipc::testing::report_figure("SIGBUS faults survived during them", faults.load());
+  mmipc::testing::report_figure("page copies that succeeded", copies.load());
 }
 
 TEST(GuardedCopyTest, PagesComeBackWhenTheFileGrowsAgain) {
