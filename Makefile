@@ -56,7 +56,7 @@ format:
 	clang-format -i $(SOURCES)
 
 format-check: deps
-	clang-format --dry-run -Werror $(SOURCES)
+	@clang-format --dry-run -Werror $(SOURCES) && echo "format-check: $(words $(SOURCES)) files formatted"
 
 clean:
 	rm -rf build

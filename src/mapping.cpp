@@ -20,12 +20,20 @@
 namespace mmipc {
 namespace {
 
-[[noreturn]] void bad_region(std::string_view name, const std::string& why) {
+struct region_request {
+  std::string_view name;
+  std::uint64_t offset;
+  std::uint64_t length;  // 0: none given
+  std::uint64_t file_size;
+};
+
+[[noreturn]] void bad_region(const region_request& request, region_problem problem,
+                             const std::string& why) {
   std::string message = "cannot map ";
-  message += name.empty() ? std::string("file") : "\"" + std::string(name) + "\"";
+  message += request.name.empty() ? std::string("file") : "\"" + std::string(request.name) + "\"";
   message += ": ";
   message += why;
-  throw std::invalid_argument(message);
+  throw region_error(problem, message, request.offset, request.length, request.file_size);
 }
 
 int protection_of(const map_options& options) {
@@ -128,37 +136,45 @@ mapping mapping::map(int fd, std::uint64_t offset, std::optional<std::uint64_t> 
     off_t end = ::lseek(fd, 0, SEEK_END);
     if (end < 0) throw_errno("lseek", name);
     file_size = static_cast<std::uint64_t>(end);
-  } else if (!S_ISCHR(st.st_mode)) {
-    bad_region(name, "not a regular file or a device");
+  }
+  const region_request request{name, offset, length.value_or(0), file_size.value_or(0)};
+  if (!file_size && !S_ISCHR(st.st_mode)) {
+    bad_region(request, region_problem::not_mappable, "not a regular file or a device");
   }
 
   if (offset > static_cast<std::uint64_t>(INT64_MAX)) {
-    bad_region(name, "offset " + std::to_string(offset) + " is too large");
+    bad_region(request, region_problem::too_large,
+               "offset " + std::to_string(offset) + " is too large");
   }
-  if (length && *length == 0) bad_region(name, "length must be positive");
+  if (length && *length == 0) {
+    bad_region(request, region_problem::zero_length, "length must be positive");
+  }
   if (!length && !file_size) {
-    bad_region(name, "a device has no size: give the length to map");
+    bad_region(request, region_problem::needs_length,
+               "a device has no size: give the length to map");
   }
   if (file_size) {
     if (offset > *file_size) {
-      bad_region(name, "offset " + std::to_string(offset) + " is past the end of the file (" +
-                           std::to_string(*file_size) + " bytes)");
+      bad_region(request, region_problem::offset_past_end,
+                 "offset " + std::to_string(offset) + " is past the end of the file (" +
+                     std::to_string(*file_size) + " bytes)");
     }
     if (!length && offset == *file_size) {
-      bad_region(name,
+      bad_region(request, region_problem::offset_at_end,
                  "nothing to map: offset " + std::to_string(offset) + " is at the end of the file");
     }
     if (length && *length > *file_size - offset) {
-      bad_region(name, "offset " + std::to_string(offset) + " plus length " +
-                           std::to_string(*length) + " runs past the end of the file (" +
-                           std::to_string(*file_size) + " bytes)");
+      bad_region(request, region_problem::runs_past_end,
+                 "offset " + std::to_string(offset) + " plus length " + std::to_string(*length) +
+                     " runs past the end of the file (" + std::to_string(*file_size) + " bytes)");
     }
   }
   const std::uint64_t region = length ? *length : *file_size - offset;
   const std::size_t align = alignment_of(options);
   const std::uint64_t delta = offset % align;
   if (region > SIZE_MAX - delta || offset + region > static_cast<std::uint64_t>(INT64_MAX)) {
-    bad_region(name, "length " + std::to_string(region) + " is too large");
+    bad_region(request, region_problem::too_large,
+               "length " + std::to_string(region) + " is too large");
   }
 
   const std::size_t base_length = static_cast<std::size_t>(region + delta);

@@ -124,6 +124,44 @@ TEST(MappingTest, RefusesRegionsOutsideTheFile) {
   EXPECT_EQ(mapping::map(file.path(), 990, 10).size(), 10u);
 }
 
+// Bindings phrase their own messages from the problem and the numbers, so those must be right.
+mmipc::region_error region_error_of(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const mmipc::region_error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no region_error";
+  return {mmipc::region_problem::zero_length, "", 0, 0, 0};
+}
+
+TEST(MappingTest, RegionErrorsSayWhatIsWrong) {
+  using mmipc::region_problem;
+  temp_file file(pattern(1000));
+  auto past = region_error_of([&] { mapping::map(file.path(), 1001); });
+  EXPECT_EQ(past.problem(), region_problem::offset_past_end);
+  EXPECT_EQ(past.offset(), 1001u);
+  EXPECT_EQ(past.file_size(), 1000u);
+  EXPECT_EQ(region_error_of([&] { mapping::map(file.path(), 1000); }).problem(),
+            region_problem::offset_at_end);
+  auto runs = region_error_of([&] { mapping::map(file.path(), 10, 991); });
+  EXPECT_EQ(runs.problem(), region_problem::runs_past_end);
+  EXPECT_EQ(runs.length(), 991u);
+  EXPECT_EQ(region_error_of([&] { mapping::map(file.path(), 0, 0); }).problem(),
+            region_problem::zero_length);
+  EXPECT_EQ(region_error_of([&] { mapping::map(file.path(), UINT64_MAX); }).problem(),
+            region_problem::too_large);
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  EXPECT_EQ(region_error_of([&] { mapping::map(fds[0], 0, 10); }).problem(),
+            region_problem::not_mappable);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  auto zero = mmipc::unique_fd::open("/dev/zero", O_RDONLY);
+  EXPECT_EQ(region_error_of([&] { mapping::map(zero.get(), 0, std::nullopt); }).problem(),
+            region_problem::needs_length);
+}
+
 TEST(MappingTest, EmptyFileHasNothingToMap) {
   temp_file file;
   expect_invalid([&] { mapping::map(file.path()); }, "at the end of the file");

@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <optional>
 #include <span>
+#include <stdexcept>
+#include <string>
 #include <string_view>
 
 namespace mmipc {
@@ -42,6 +44,46 @@ struct map_options {
   bool locked = false;
   /// Non-zero: MAP_HUGETLB with this huge page size in bytes (a power of two, e.g. 2 MiB).
   std::size_t huge_page_size = 0;
+};
+
+/// Why a region cannot be mapped (see region_error).
+enum class region_problem {
+  zero_length,      // an explicit length of 0
+  offset_past_end,  // the offset lies beyond the end of the file
+  offset_at_end,    // no length given and the offset is exactly the end of the file
+  runs_past_end,    // offset + length goes beyond the end of the file
+  too_large,        // the offset or length does not fit the address space or off_t
+  needs_length,     // a device with no size and no length given
+  not_mappable,     // neither a regular file nor a device (pipe, socket, directory)
+};
+
+/// A region the caller asked for that cannot be mapped. A std::invalid_argument, so callers
+/// that only want the message need not know it; bindings read problem() and the numbers to
+/// phrase the error in their own users' terms.
+class region_error : public std::invalid_argument {
+ public:
+  /// Builds the error; `file_size` is 0 when the object has no size.
+  region_error(region_problem problem, const std::string& message, std::uint64_t offset,
+               std::uint64_t length, std::uint64_t file_size)
+      : std::invalid_argument(message),
+        problem_(problem),
+        offset_(offset),
+        length_(length),
+        file_size_(file_size) {}
+  /// What is wrong.
+  region_problem problem() const noexcept { return problem_; }
+  /// The offset asked for.
+  std::uint64_t offset() const noexcept { return offset_; }
+  /// The length asked for (0 when none was given).
+  std::uint64_t length() const noexcept { return length_; }
+  /// The size of the file (0 when it has none).
+  std::uint64_t file_size() const noexcept { return file_size_; }
+
+ private:
+  region_problem problem_;
+  std::uint64_t offset_;
+  std::uint64_t length_;
+  std::uint64_t file_size_;
 };
 
 class mapping {

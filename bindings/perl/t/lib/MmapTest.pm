@@ -1,0 +1,95 @@
+package MmapTest;
+# Shared by the tests: proves the module under test is ours (Debian's libsys-mmap-perl
+# installs one of the same name), makes temporary files, and runs code that must die in a
+# child process so that a crash is seen as a signal rather than taking the test down.
+use strict;
+use warnings;
+use Exporter ();
+our @ISA = ('Exporter');
+use File::Temp ();
+use POSIX ();
+use Test::More;
+
+our @EXPORT = qw(temp_file slurp dies_in_child run_in_child is_mapped);
+
+sub import {
+  require Sys::Mmap;
+  my $path = $INC{'Sys/Mmap.pm'};
+  unless ($path =~ m{blib/lib/Sys/Mmap\.pm\z} && defined &Sys::Mmap::msync) {
+    BAIL_OUT("loaded $path, not the Sys::Mmap under test (run with prove -b or make test)");
+  }
+  __PACKAGE__->export_to_level(1, @_);
+}
+
+# Files are removed when the test process ends, even on failure, and only by the process
+# that made them (not by forked children, nor by threads cloning a File::Temp object).
+my @files;
+my $owner = $$;
+END { unlink @files if $$ == $owner }
+
+# A new file holding $content; returns its name.
+sub temp_file {
+  my ($content) = @_;
+  my ($fh, $name) = File::Temp::tempfile("sys-mmap-$$-XXXXXX", TMPDIR => 1);
+  push @files, $name;
+  binmode $fh;
+  print {$fh} $content if defined $content;
+  close $fh;
+  return $name;
+}
+
+# True when the page holding $address is mapped in this process (from /proc/self/maps).
+sub is_mapped {
+  my ($address) = @_;
+  open my $maps, '<', '/proc/self/maps' or die "/proc/self/maps: $!";
+  while (<$maps>) {
+    my ($from, $to) = /^([0-9a-f]+)-([0-9a-f]+)/ or next;
+    return 1 if $address >= hex($from) && $address < hex($to);
+  }
+  return 0;
+}
+
+sub slurp {
+  my ($name) = @_;
+  open my $fh, '<:raw', $name or die "$name: $!";
+  local $/;
+  return scalar <$fh>;
+}
+
+# Runs $code in a forked child; returns ($status, $output) where output is what the child
+# returned (a string) or, if it died, its message.
+sub run_in_child {
+  my ($code) = @_;
+  pipe(my $reader, my $writer) or die "pipe: $!";
+  my $pid = fork;
+  die "fork: $!" unless defined $pid;
+  if ($pid == 0) {
+    close $reader;
+    my $result = eval { $code->() };
+    my $died = $@;
+    my $errno = $! + 0;
+    print {$writer} $died ne '' ? "died:$errno:$died" : "ok:" . ($result // '');
+    close $writer;
+    POSIX::_exit($died ne '' ? 3 : 0);
+  }
+  close $writer;
+  my $output = do { local $/; <$reader> };
+  waitpid($pid, 0);
+  return ($?, $output // '');
+}
+
+# Asserts that $code dies in a child with a message matching $pattern (and $! == $errno
+# when given), and that the child was not killed by a signal.
+sub dies_in_child {
+  my ($name, $code, $pattern, $errno) = @_;
+  my ($status, $output) = run_in_child($code);
+  subtest $name => sub {
+    is($status & 127, 0, 'not killed by a signal') or diag("signal " . ($status & 127));
+    is($status >> 8, 3, 'died');
+    my ($err, $message) = $output =~ /\Adied:(\d+):(.*)\z/s;
+    like($message // $output, $pattern, 'message');
+    is($err, $errno, "\$! is $errno") if defined $errno;
+  };
+}
+
+1;

@@ -1,0 +1,110 @@
+// Tcl package posixipc: POSIX message queues and shared memory as Tcl channels, compatible
+// with posixipc 1.0. This file: the package entry point, its ensembles, pkgconfig and the
+// error reporting shared by the mq and shm commands (posixipc_mq.cpp, posixipc_shm.cpp).
+
+#include "posixipc.hpp"
+
+#include <fcntl.h>
+
+#include "mmipc/message_queue.hpp"
+
+namespace posixipc {
+
+int os_error_result(Tcl_Interp* interp, std::string_view kind, const mmipc::os_error& e) {
+  const std::string& op = e.op();
+  std::string detail;
+  if (op == "mq_open" || op == "mq_unlink" || op == "shm_open" || op == "shm_unlink" ||
+      op == "sem_unlink") {
+    detail = e.name();  // as posixipc 1.0: "posixipc mq: /foobar: no such file or directory"
+  } else if (op == "sem_open") {
+    detail = "cannot open shared memory exclusive access semaphore";
+  } else if (op == "mq_timedsend") {
+    detail = "mq_send failed";
+  } else if (op == "mq_timedreceive") {
+    detail = "mq_receive failed";
+  } else {
+    detail = op + " failed";
+  }
+  std::string context = "posixipc " + std::string(kind) + ": " + detail;
+  mmipc::tcl::posix_error(interp, e.error_number(), context);
+  if (auto* limit = dynamic_cast<const mmipc::mq_limit_error*>(&e)) {
+    Tcl_AppendResult(interp, " (", limit->explanation().c_str(), ")", nullptr);
+  }
+  return TCL_ERROR;
+}
+
+std::vector<std::string_view> words(int objc, Tcl_Obj* const objv[], int first) {
+  std::vector<std::string_view> out;
+  for (int i = first; i < objc; ++i) {
+    Tcl_Size length = 0;
+    const char* text = Tcl_GetStringFromObj(objv[i], &length);
+    out.emplace_back(text, static_cast<std::size_t>(length));
+  }
+  return out;
+}
+
+int set_option_error(Tcl_Interp* interp, std::string_view kind, std::string_view what) {
+  if (interp == nullptr) return TCL_ERROR;
+  std::string message = "posixipc " + std::string(kind) + ": set option: " + std::string(what);
+  return mmipc::tcl::error(interp, message, "POSIXIPC OPTION");
+}
+
+int configure_new_channel(Tcl_Interp* interp, Tcl_Channel chan, const mmipc::open_access& access) {
+  if (access.binary && Tcl_SetChannelOption(interp, chan, "-translation", "binary") != TCL_OK) {
+    return TCL_ERROR;
+  }
+  // Keeps Tcl's idea of the mode in step with the descriptor's O_NONBLOCK.
+  if ((access.flags & O_NONBLOCK) &&
+      Tcl_SetChannelOption(interp, chan, "-blocking", "0") != TCL_OK) {
+    return TCL_ERROR;
+  }
+  return TCL_OK;
+}
+
+namespace {
+
+// Built by a script: the exact -map of each ensemble is part of the contract, and a script
+// states it more plainly than the C API would.
+constexpr const char* ensembles = R"tcl(
+namespace eval ::posixipc {
+    namespace export mq shm
+    namespace ensemble create -command ::posixipc::mq -map {open ::posixipc::mq::open send ::posixipc::mq::send receive ::posixipc::mq::receive unlink ::posixipc::mq::unlink}
+    namespace ensemble create -command ::posixipc::shm -map {open ::posixipc::shm::open unlink ::posixipc::shm::unlink}
+    namespace ensemble create -command ::posixipc -map {mq ::posixipc::mq shm ::posixipc::shm}
+}
+)tcl";
+
+Tcl_Config config[] = {
+    {"pkgname", PACKAGE_NAME},
+    {"version", PACKAGE_VERSION},
+    {"copyright", "Copyright (c) the mmipc authors"},
+    {nullptr, nullptr},
+};
+
+int init(Tcl_Interp* interp) {
+  if (Tcl_InitStubs(interp, MMIPC_TCL_STUBS_VERSION, 0) == nullptr) return TCL_ERROR;
+  if (mmipc::tcl::refuse_safe_interp(interp, PACKAGE_NAME,
+                                     "it gives access to system-wide IPC objects") != TCL_OK) {
+    return TCL_ERROR;
+  }
+  if (Tcl_CreateNamespace(interp, "::posixipc", nullptr, nullptr) == nullptr) return TCL_ERROR;
+  register_mq_commands(interp);
+  register_shm_commands(interp);
+  if (Tcl_EvalEx(interp, ensembles, -1, TCL_EVAL_GLOBAL) != TCL_OK) return TCL_ERROR;
+  Tcl_RegisterConfig(interp, PACKAGE_NAME, config, "utf-8");
+  return Tcl_PkgProvide(interp, PACKAGE_NAME, PACKAGE_VERSION);
+}
+
+}  // namespace
+}  // namespace posixipc
+
+extern "C" {
+// Entry point named by pkgIndex.tcl (`load ... Posixipc`).
+__attribute__((visibility("default"))) int Posixipc_Init(Tcl_Interp* interp) {
+  return posixipc::init(interp);
+}
+// Entry point for safe interpreters: always refuses, with the reason (see init()).
+__attribute__((visibility("default"))) int Posixipc_SafeInit(Tcl_Interp* interp) {
+  return posixipc::init(interp);
+}
+}

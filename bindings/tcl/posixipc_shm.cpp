@@ -1,0 +1,198 @@
+// posixipc shm: POSIX named shared memory objects as Tcl channels of type "shm", and the
+// commands shm open / unlink. The object, its semaphore protocol, the robust exclusion and
+// the channel rules (reads stop at the end, writes stop at the end and then fail with ENOSPC,
+// seeks bounded to [0, size]) are the core's (mmipc::shared_memory).
+
+#include <fcntl.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "mmipc/shared_memory.hpp"
+#include "posixipc.hpp"
+
+namespace posixipc {
+namespace {
+
+constexpr std::string_view kind = "shm";
+
+struct shm_channel {
+  mmipc::shared_memory shm;
+  Tcl_Channel channel = nullptr;
+  int mode = 0;
+  mmipc::tcl::always_ready events;  // chan event notifications
+};
+
+int input_proc(ClientData instance, char* buf, int to_read, int* error_code) {
+  auto* s = static_cast<shm_channel*>(instance);
+  try {
+    return static_cast<int>(s->shm.read(std::as_writable_bytes(std::span(buf, to_read))));
+  } catch (...) {
+    *error_code = mmipc::tcl::current_exception_errno();
+    return -1;
+  }
+}
+
+int output_proc(ClientData instance, const char* buf, int to_write, int* error_code) {
+  auto* s = static_cast<shm_channel*>(instance);
+  try {
+    // Stops at the end; the next call then fails with ENOSPC (the original returned 0 there,
+    // which made Tcl's flush retry forever).
+    return static_cast<int>(s->shm.write(std::as_bytes(std::span(buf, to_write))));
+  } catch (...) {
+    *error_code = mmipc::tcl::current_exception_errno();
+    return -1;
+  }
+}
+
+long long wide_seek_proc(ClientData instance, long long offset, int mode, int* error_code) {
+  auto* s = static_cast<shm_channel*>(instance);
+  const mmipc::whence origin = mode == SEEK_SET   ? mmipc::whence::start
+                               : mode == SEEK_CUR ? mmipc::whence::current
+                                                  : mmipc::whence::end;
+  try {
+    return static_cast<long long>(s->shm.seek(offset, origin));
+  } catch (...) {
+    *error_code = mmipc::tcl::current_exception_errno();
+    return -1;
+  }
+}
+
+#if TCL_MAJOR_VERSION < 9
+int seek_proc(ClientData instance, long offset, int mode, int* error_code) {
+  return static_cast<int>(wide_seek_proc(instance, offset, mode, error_code));
+}
+#endif
+
+int close_proc(ClientData instance, Tcl_Interp* /*interp*/, int flags) {
+  if ((flags & (TCL_CLOSE_READ | TCL_CLOSE_WRITE)) != 0) return EINVAL;
+  auto* s = static_cast<shm_channel*>(instance);
+  delete s;
+  return 0;
+}
+
+int set_option_proc(ClientData /*instance*/, Tcl_Interp* interp, const char* name,
+                    const char* /*value*/) {
+  if (std::strcmp(name, "-size") == 0) {
+    return set_option_error(interp, kind, "-size option may not be set by configuration");
+  }
+  return Tcl_BadChannelOption(interp, name, "size");
+}
+
+int get_option_proc(ClientData instance, Tcl_Interp* interp, const char* name, Tcl_DString* out) {
+  auto* s = static_cast<shm_channel*>(instance);
+  const std::string size = std::to_string(s->shm.size());
+  if (name == nullptr) {
+    Tcl_DStringAppendElement(out, "-size");
+    Tcl_DStringAppendElement(out, size.c_str());
+    return TCL_OK;
+  }
+  if (std::strcmp(name, "-size") == 0) {
+    Tcl_DStringAppend(out, size.c_str(), -1);
+    return TCL_OK;
+  }
+  return Tcl_BadChannelOption(interp, name, "size");
+}
+
+void watch_proc(ClientData instance, int mask) {
+  auto* s = static_cast<shm_channel*>(instance);
+  s->events.watch(s->channel, mask, s->mode);
+}
+
+int get_handle_proc(ClientData instance, int /*direction*/, ClientData* handle) {
+  auto* s = static_cast<shm_channel*>(instance);
+  *handle = reinterpret_cast<ClientData>(static_cast<intptr_t>(s->shm.native_handle()));
+  return TCL_OK;
+}
+
+int block_mode_proc(ClientData /*instance*/, int /*mode*/) {
+  return 0;  // memory does not block (waiting for the exclusion is always done)
+}
+
+void thread_action_proc(ClientData instance, int action) {
+  // Timers belong to the thread that created them; the new thread re-arms through watchProc.
+  if (action == TCL_CHANNEL_THREAD_REMOVE) static_cast<shm_channel*>(instance)->events.stop();
+}
+
+const Tcl_ChannelType shm_channel_type = {
+    "shm",                           // typeName
+    TCL_CHANNEL_VERSION_5,           // version: wide seek, thread action, truncate
+    MMIPC_TCL_CLOSE_PROC,            // closeProc: Tcl 8.6 marker for close2Proc
+    input_proc,                      // inputProc: under the semaphore, stops at the end
+    output_proc,                     // outputProc: under the semaphore, ENOSPC at the end
+    MMIPC_TCL_SEEK_PROC(seek_proc),  // seekProc: narrow seek, Tcl 8.6 only
+    set_option_proc,                 // setOptionProc: -size is read-only
+    get_option_proc,                 // getOptionProc: -size
+    watch_proc,                      // watchProc: always ready, timer driven
+    get_handle_proc,                 // getHandleProc: the object's descriptor
+    close_proc,                      // close2Proc: unmap and close
+    block_mode_proc,                 // blockModeProc: nothing to change
+    nullptr,                         // flushProc: reserved by Tcl
+    nullptr,                         // handlerProc: not a stacked channel
+    wide_seek_proc,                  // wideSeekProc: bounded to [0, size]
+    thread_action_proc,              // threadActionProc: drops the timer on thread::transfer
+    nullptr,                         // truncateProc: the size is fixed
+};
+
+// shm open ?options? sharedname ?access? ?permissions?
+int open_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
+  return run(interp, kind, [&] {
+    mmipc::open_request request;
+    try {
+      request = mmipc::parse_open_request(mmipc::ipc_kind::shared_memory, words(objc, objv, 1));
+    } catch (const mmipc::usage_error&) {
+      Tcl_WrongNumArgs(interp, 1, objv, "?options? sharedname ?access? ?permissions?");
+      return TCL_ERROR;
+    }
+    auto s = std::make_unique<shm_channel>();
+    try {
+      s->shm = mmipc::shared_memory::open(request.name, request.access.flags, request.permissions,
+                                          request.size);
+    } catch (const mmipc::os_error& e) {
+      if (e.error_number() == EACCES && (request.access.flags & O_ACCMODE) == O_WRONLY &&
+          e.op() == "shm_open") {
+        os_error_result(interp, kind, e);
+        Tcl_AppendResult(interp,
+                         " (write-only access needs read permission too: Linux cannot map "
+                         "memory write-only)",
+                         nullptr);
+        return TCL_ERROR;
+      }
+      throw;
+    }
+    s->mode = (s->shm.readable() ? TCL_READABLE : 0) | (s->shm.writable() ? TCL_WRITABLE : 0);
+    const std::string name = "posixshm" + std::to_string(s->shm.native_handle());
+    shm_channel* raw = s.release();
+    raw->channel = Tcl_CreateChannel(&shm_channel_type, name.c_str(), raw, raw->mode);
+    Tcl_RegisterChannel(interp, raw->channel);
+    if (configure_new_channel(interp, raw->channel, request.access) != TCL_OK) {
+      Tcl_UnregisterChannel(interp, raw->channel);
+      return TCL_ERROR;
+    }
+    Tcl_SetObjResult(interp, Tcl_NewStringObj(name.c_str(), -1));
+    return TCL_OK;
+  });
+}
+
+// shm unlink shmname
+int unlink_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
+  if (objc != 2) {
+    Tcl_WrongNumArgs(interp, 1, objv, "shmname");
+    return TCL_ERROR;
+  }
+  return run(interp, kind, [&] {
+    mmipc::shared_memory::unlink(Tcl_GetString(objv[1]));
+    return TCL_OK;
+  });
+}
+
+}  // namespace
+
+void register_shm_commands(Tcl_Interp* interp) {
+  Tcl_CreateNamespace(interp, "::posixipc::shm", nullptr, nullptr);
+  Tcl_CreateObjCommand(interp, "::posixipc::shm::open", open_command, nullptr, nullptr);
+  Tcl_CreateObjCommand(interp, "::posixipc::shm::unlink", unlink_command, nullptr, nullptr);
+}
+
+}  // namespace posixipc

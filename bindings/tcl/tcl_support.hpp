@@ -1,0 +1,234 @@
+#pragma once
+// tcl_support: the glue every mmipc Tcl package needs, written once.
+//
+// - Tcl 8.6 / Tcl 9 compatibility shims for channel drivers (Tcl_Size, the closeProc and
+//   seekProc slots that Tcl 9 retired, the version to ask of the stubs library).
+// - Turning the core's errors into Tcl errors: an mmipc::os_error becomes a message plus
+//   errorCode `POSIX <ERRNAME> <message>` (as Tcl_PosixError does for Tcl's own commands); a
+//   std::invalid_argument becomes its message with errorCode `MMIPC INVALID`.
+// - guarded(): runs a C++ body and converts any exception into TCL_ERROR, so exceptions never
+//   cross into Tcl (which is C and would be unwound without running its cleanups).
+// - Argument helpers: 64-bit non-negative sizes, channel lookup by driver type, refusing safe
+//   interpreters.
+//
+// Header-only and free of package-specific text: each package passes its own names.
+
+#include <tcl.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <exception>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "mmipc/error.hpp"
+
+// ---- Tcl 8.6 / 9 compatibility ------------------------------------------------------------
+
+#if TCL_MAJOR_VERSION < 9
+#ifndef TCL_SIZE_MAX
+// Tcl 9 counts sizes in Tcl_Size (ptrdiff_t); Tcl 8.6 before 8.6.14 has no such type.
+typedef int Tcl_Size;
+#define TCL_SIZE_MAX INT_MAX
+#endif
+// Tcl 8.6 calls close2Proc only when closeProc holds this marker, and needs a seekProc for a
+// channel to be seekable at all (wideSeekProc is used when present).
+#define MMIPC_TCL_CLOSE_PROC TCL_CLOSE2PROC
+#define MMIPC_TCL_SEEK_PROC(proc) (proc)
+// Oldest Tcl the stubs library must provide.
+#define MMIPC_TCL_STUBS_VERSION "8.6"
+#else
+// Tcl 9 removed closeProc and seekProc (the slots must be NULL): close2Proc and wideSeekProc
+// are always used.
+#define MMIPC_TCL_CLOSE_PROC nullptr
+#define MMIPC_TCL_SEEK_PROC(proc) nullptr
+#define MMIPC_TCL_STUBS_VERSION "9.0"
+#endif
+
+namespace mmipc::tcl {
+
+// ---- errors -------------------------------------------------------------------------------
+
+/// Sets `message` as the result and `code` (a list) as errorCode; returns TCL_ERROR.
+inline int error(Tcl_Interp* interp, std::string_view message, std::string_view code) {
+  Tcl_SetObjResult(interp, Tcl_NewStringObj(message.data(), static_cast<Tcl_Size>(message.size())));
+  Tcl_Obj* list = Tcl_NewStringObj(code.data(), static_cast<Tcl_Size>(code.size()));
+  Tcl_SetObjErrorCode(interp, list);
+  return TCL_ERROR;
+}
+
+/// Sets "<context>: <errno message>" as the result and `POSIX <ERRNAME> <message>` as
+/// errorCode (through Tcl_PosixError, so names and texts are Tcl's own); returns TCL_ERROR.
+inline int posix_error(Tcl_Interp* interp, int err, std::string_view context) {
+  Tcl_SetErrno(err);
+  const char* text = Tcl_PosixError(interp);  // sets errorCode from errno
+  std::string message(context);
+  message += ": ";
+  message += text;
+  Tcl_SetObjResult(interp, Tcl_NewStringObj(message.data(), static_cast<Tcl_Size>(message.size())));
+  return TCL_ERROR;
+}
+
+/// An os_error as a Tcl error: `<op> "<name>": <errno message>` (or `<op>: ...` without a
+/// name), errorCode `POSIX <ERRNAME> <message>`.
+inline int os_error_result(Tcl_Interp* interp, const mmipc::os_error& e) {
+  std::string context = e.op();
+  if (!e.name().empty()) context += " \"" + e.name() + "\"";
+  return posix_error(interp, e.error_number(), context);
+}
+
+/// A bad argument reported by the core: its message, errorCode `MMIPC INVALID`.
+inline int invalid_argument_result(Tcl_Interp* interp, const std::invalid_argument& e) {
+  return error(interp, e.what(), "MMIPC INVALID");
+}
+
+/// Runs `body` (returning a Tcl result code) and turns any exception it throws into a Tcl
+/// error. Wrap every C++ body called from Tcl in this: exceptions must never reach Tcl.
+template <class Body>
+int guarded(Tcl_Interp* interp, Body&& body) noexcept {
+  try {
+    return body();
+  } catch (const mmipc::os_error& e) {
+    return os_error_result(interp, e);
+  } catch (const std::system_error& e) {
+    return posix_error(interp, e.code().value(), "system error");
+  } catch (const std::invalid_argument& e) {
+    return invalid_argument_result(interp, e);
+  } catch (const std::bad_alloc&) {
+    return posix_error(interp, ENOMEM, "out of memory");
+  } catch (const std::exception& e) {
+    return error(interp, e.what(), "MMIPC INTERNAL");
+  } catch (...) {
+    return error(interp, "unexpected C++ exception", "MMIPC INTERNAL");
+  }
+}
+
+/// errno for an exception caught in a channel driver procedure, which reports failures
+/// through errno rather than the interpreter. Call from inside a catch block.
+inline int current_exception_errno() noexcept {
+  try {
+    throw;
+  } catch (const std::system_error& e) {
+    return e.code().value() != 0 ? e.code().value() : EIO;
+  } catch (const std::invalid_argument&) {
+    return EINVAL;
+  } catch (const std::bad_alloc&) {
+    return ENOMEM;
+  } catch (...) {
+    return EIO;
+  }
+}
+
+// ---- arguments ----------------------------------------------------------------------------
+
+/// Reads a 64-bit non-negative integer (sizes and offsets, files past 4 GiB included).
+/// On failure: `bad <what> "<value>": must be a non-negative integer`, errorCode
+/// `MMIPC INVALID`.
+inline int get_size(Tcl_Interp* interp, Tcl_Obj* obj, std::string_view what, std::uint64_t& out) {
+  Tcl_WideInt value = 0;
+  if (Tcl_GetWideIntFromObj(nullptr, obj, &value) != TCL_OK || value < 0) {
+    std::string message = "bad ";
+    message += what;
+    message += " \"";
+    message += Tcl_GetString(obj);
+    message += "\": must be a non-negative integer";
+    return error(interp, message, "MMIPC INVALID");
+  }
+  out = static_cast<std::uint64_t>(value);
+  return TCL_OK;
+}
+
+/// Finds the channel named by `name` whose driver is `type`, looking through any channels
+/// stacked on top of it (transforms). On failure: Tcl's own "can not find channel" error,
+/// or `channel "<name>" is not <what>`.
+inline int get_channel_of_type(Tcl_Interp* interp, Tcl_Obj* name, const Tcl_ChannelType* type,
+                               std::string_view what, Tcl_Channel& out) {
+  int mode = 0;
+  Tcl_Channel chan = Tcl_GetChannel(interp, Tcl_GetString(name), &mode);
+  if (chan == nullptr) return TCL_ERROR;
+  for (Tcl_Channel c = chan; c != nullptr; c = Tcl_GetStackedChannel(c)) {
+    if (Tcl_GetChannelType(c) == type) {
+      out = c;
+      return TCL_OK;
+    }
+  }
+  std::string message = "channel \"";
+  message += Tcl_GetString(name);
+  message += "\" is not ";
+  message += what;
+  return error(interp, message, "MMIPC INVALID");
+}
+
+/// Refuses a safe interpreter: packages that give raw access to files, memory or IPC objects
+/// would let a sandboxed script escape. Returns TCL_OK for a trusted interpreter.
+inline int refuse_safe_interp(Tcl_Interp* interp, std::string_view package,
+                              std::string_view reason) {
+  if (!Tcl_IsSafe(interp)) return TCL_OK;
+  std::string message = "package ";
+  message += package;
+  message += " cannot be loaded into a safe interpreter: ";
+  message += reason;
+  return error(interp, message, "MMIPC SAFE");
+}
+
+/// A new Tcl integer for an unsigned 64-bit size or offset.
+inline Tcl_Obj* new_size_obj(std::uint64_t value) {
+  return Tcl_NewWideIntObj(static_cast<Tcl_WideInt>(value));
+}
+
+// ---- events --------------------------------------------------------------------------------
+
+/// Readiness of a channel over memory, which is always readable and writable: while Tcl
+/// watches it, the channel is notified on every pass of the event loop (a 0 ms timer in the
+/// thread that owns the channel), as select() reports a regular file. A driver calls watch()
+/// from its watchProc and stop() when it closes or leaves its thread (timers are per thread;
+/// the new thread re-arms through watchProc).
+class always_ready {
+ public:
+  always_ready() = default;
+  always_ready(const always_ready&) = delete;
+  always_ready& operator=(const always_ready&) = delete;
+  ~always_ready() { stop(); }
+
+  /// Notifies `channel` of the events in `mask` that `mode` allows (none: stops).
+  void watch(Tcl_Channel channel, int mask, int mode) {
+    channel_ = channel;
+    mask_ = mask & mode;
+    if (mask_ == 0) {
+      stop();
+    } else if (timer_ == nullptr) {
+      timer_ = Tcl_CreateTimerHandler(0, fire, this);
+    }
+  }
+
+  /// Stops notifying.
+  void stop() noexcept {
+    mask_ = 0;
+    if (timer_ != nullptr) {
+      Tcl_DeleteTimerHandler(timer_);
+      timer_ = nullptr;
+    }
+  }
+
+ private:
+  static void fire(void* instance) {
+    auto* self = static_cast<always_ready*>(instance);
+    self->timer_ = nullptr;
+    if (self->mask_ == 0) return;
+    // Re-arm before notifying, and touch nothing after: a handler may close the channel,
+    // which destroys this object (and deletes the new timer).
+    Tcl_Channel channel = self->channel_;
+    const int mask = self->mask_;
+    self->timer_ = Tcl_CreateTimerHandler(0, fire, self);
+    Tcl_NotifyChannel(channel, mask);
+  }
+
+  Tcl_Channel channel_ = nullptr;
+  int mask_ = 0;
+  Tcl_TimerToken timer_ = nullptr;
+};
+
+}  // namespace mmipc::tcl

@@ -1,0 +1,156 @@
+#pragma once
+// message_queue: a POSIX message queue (mq_open & co.), the kernel's priority-ordered queue of
+// bounded messages shared by processes through a name like "/jobs".
+//
+// A message_queue owns one queue descriptor: it is move-only, closes the descriptor in its
+// destructor and is empty once moved from. The queue itself outlives every descriptor until
+// unlink(). On Linux the descriptor is a file descriptor, so native_handle() can be given to
+// poll() or an event loop: it is readable when a message waits and writable when there is room.
+//
+// When the kernel refuses to create a queue because of a system limit, the error (an
+// mq_limit_error) names the limit and the value in force instead of a bare "invalid argument"
+// or a misleading "too many open files".
+
+#include <mqueue.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mmipc/error.hpp"
+
+namespace mmipc {
+
+/// The size of a queue: how many messages it holds and how large each may be.
+struct mq_capacity {
+  long max_messages = 10;
+  long message_size = 8192;
+};
+
+/// A snapshot of mq_getattr().
+struct mq_attributes {
+  long max_messages = 0;
+  long message_size = 0;
+  long current_messages = 0;
+  bool nonblocking = false;
+};
+
+/// The limits the kernel applies when a queue is created, as in force now.
+struct mq_limits {
+  long msg_max = -1;                       // /proc/sys/fs/mqueue/msg_max (-1: unreadable)
+  long msgsize_max = -1;                   // /proc/sys/fs/mqueue/msgsize_max
+  long queues_max = -1;                    // /proc/sys/fs/mqueue/queues_max
+  long msg_default = -1;                   // /proc/sys/fs/mqueue/msg_default
+  long msgsize_default = -1;               // /proc/sys/fs/mqueue/msgsize_default
+  unsigned long long rlimit_msgqueue = 0;  // RLIMIT_MSGQUEUE soft limit, bytes per user
+  bool rlimit_unlimited = false;
+  bool privileged = false;  // CAP_SYS_RESOURCE: msg_max, msgsize_max, queues_max do not apply
+
+  /// Reads the limits of the calling process.
+  static mq_limits current();
+};
+
+/// A queue creation refused because of a system limit: what() is the os_error text followed
+/// by an explanation naming the limit and its value.
+class mq_limit_error : public os_error {
+ public:
+  mq_limit_error(int err, std::string_view op, std::string_view name, std::string explanation);
+  /// The explanation alone, e.g. "the queue needs 20 messages but ... msg_max is 10".
+  const std::string& explanation() const noexcept { return explanation_; }
+  const char* what() const noexcept override { return what_.c_str(); }
+
+ private:
+  std::string explanation_;
+  std::string what_;
+};
+
+/// Explains why creating a queue of `capacity` failed with `err`, or returns "" when `err`
+/// is not a limit (EINVAL, EMFILE, ENOSPC are).
+std::string explain_mq_limit(int err, const mq_capacity& capacity, const mq_limits& limits);
+
+class message_queue {
+ public:
+  /// Highest priority + 1 (MQ_PRIO_MAX on Linux).
+  static constexpr unsigned priority_limit = 32768;
+
+  /// An empty handle.
+  message_queue() noexcept = default;
+  message_queue(message_queue&& other) noexcept;
+  message_queue& operator=(message_queue&& other) noexcept;
+  message_queue(const message_queue&) = delete;
+  message_queue& operator=(const message_queue&) = delete;
+  ~message_queue() { reset(); }
+
+  /// Opens (with O_CREAT: creates) queue `name`. `flags` are open(2) flags: O_RDONLY,
+  /// O_WRONLY or O_RDWR with O_CREAT, O_EXCL, O_NONBLOCK. `permissions` (less the umask)
+  /// and `capacity` (unset: the system's default) apply only when the queue is created.
+  /// Throws std::invalid_argument for a bad name, mq_limit_error or os_error on failure.
+  static message_queue open(std::string_view name, int flags, mode_t permissions = 0666,
+                            std::optional<mq_capacity> capacity = std::nullopt);
+
+  /// Removes the name; the queue lives on until its last descriptor closes.
+  static void unlink(std::string_view name);
+
+  /// Sends one message. Blocks while the queue is full, unless non-blocking: then throws
+  /// os_error(EAGAIN). EMSGSIZE when longer than message_size().
+  void send(std::span<const std::byte> message, unsigned priority = 0) const;
+  /// Sends, waiting at most `timeout` for room; false when the time ran out.
+  bool send(std::span<const std::byte> message, unsigned priority,
+            std::chrono::milliseconds timeout) const;
+
+  /// Receives the oldest message of the highest priority into `buffer` (which must hold
+  /// message_size() bytes) and returns its length; stores its priority in `*priority` when
+  /// given. Blocks while empty unless non-blocking: then throws os_error(EAGAIN).
+  std::size_t receive(std::span<std::byte> buffer, unsigned* priority = nullptr) const;
+  /// Receives, waiting at most `timeout`; nullopt when the time ran out.
+  std::optional<std::size_t> receive(std::span<std::byte> buffer, unsigned* priority,
+                                     std::chrono::milliseconds timeout) const;
+  /// Receives one message as a string holding exactly its bytes.
+  std::string receive_string(unsigned* priority = nullptr) const;
+
+  /// Switches O_NONBLOCK on or off for this descriptor (mq_setattr).
+  void set_nonblocking(bool nonblocking) const;
+  /// The queue's attributes now (mq_getattr).
+  mq_attributes attributes() const;
+  /// Largest message this queue takes.
+  long message_size() const { return attributes().message_size; }
+
+  /// The descriptor, for poll()/select()/epoll (a file descriptor on Linux), or -1.
+  int native_handle() const noexcept { return static_cast<int>(mqd_); }
+  /// The name it was opened with.
+  const std::string& name() const noexcept { return name_; }
+  /// True when a descriptor is held.
+  explicit operator bool() const noexcept { return mqd_ != static_cast<mqd_t>(-1); }
+  /// Closes the descriptor (errors ignored) and leaves the handle empty.
+  void reset() noexcept;
+
+ private:
+  message_queue(mqd_t mqd, std::string name) noexcept : mqd_(mqd), name_(std::move(name)) {}
+  mqd_t mqd_ = static_cast<mqd_t>(-1);
+  std::string name_;
+};
+
+/// A queue read as a stream of bytes, as a channel driver needs it: a read smaller than the
+/// message size still receives a whole message (mq_receive requires a full-size buffer) and
+/// keeps the rest for the following reads, so no message is ever cut or refused as too long.
+/// Empty messages are skipped: a stream cannot show them, and 0 bytes would mean end of file.
+class message_stream {
+ public:
+  /// Copies up to out.size() bytes: the rest of the pending message, or else the next message
+  /// (blocking or not, as the queue is). When a message is received, stores its priority in
+  /// `priority`. Throws what message_queue::receive throws (EAGAIN when non-blocking).
+  std::size_t read(const message_queue& queue, std::span<std::byte> out, unsigned& priority);
+  /// True while part of a received message waits to be read.
+  bool pending() const noexcept { return pos_ < rest_.size(); }
+
+ private:
+  std::vector<std::byte> rest_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace mmipc

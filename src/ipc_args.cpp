@@ -1,0 +1,257 @@
+#include "mmipc/ipc_args.hpp"
+
+#include <fcntl.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace mmipc {
+namespace {
+
+[[noreturn]] void fail(std::string message) {
+  throw std::invalid_argument(message);
+}
+
+std::string quoted(std::string_view text) {
+  return "\"" + std::string(text) + "\"";
+}
+
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+int digit_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'Z') return c - 'A' + 10;
+  return 99;
+}
+
+std::string option_name(ipc_kind kind) {
+  return kind == ipc_kind::message_queue ? "queue" : "shared memory";
+}
+
+}  // namespace
+
+bool is_access_word(std::string_view text) noexcept {
+  return !text.empty() && text.front() >= 'a' && text.front() <= 'z';
+}
+
+open_access parse_access_word(std::string_view word) {
+  // The original accepted 'b' as the second or third character.
+  struct entry {
+    std::string_view word;
+    int flags;
+  };
+  static constexpr entry table[] = {
+      {"r", O_RDONLY},
+      {"rb", O_RDONLY},
+      {"r+", O_RDWR},
+      {"r+b", O_RDWR},
+      {"rb+", O_RDWR},
+      {"w", O_WRONLY | O_CREAT},
+      {"wb", O_WRONLY | O_CREAT},
+      {"w+", O_RDWR | O_CREAT},
+      {"w+b", O_RDWR | O_CREAT},
+      {"wb+", O_RDWR | O_CREAT},
+  };
+  for (const entry& e : table) {
+    if (e.word == word) return {e.flags, word.find('b') != std::string_view::npos};
+  }
+  // Verbatim from posixipc 1.0, missing comma included: scripts may match on it.
+  fail("unknown open mode, " + quoted(word) +
+       ": should be one of r, r+ rb, rb+, w, w+, wb, or wb+");
+}
+
+open_access parse_access_flags(std::span<const std::string_view> flags) {
+  open_access access;
+  int modes = 0;
+  for (std::string_view flag : flags) {
+    if (flag == "RDONLY") {
+      access.flags |= O_RDONLY;
+      ++modes;
+    } else if (flag == "WRONLY") {
+      access.flags |= O_WRONLY;
+      ++modes;
+    } else if (flag == "RDWR") {
+      access.flags |= O_RDWR;
+      ++modes;
+    } else if (flag == "CREAT") {
+      access.flags |= O_CREAT;
+    } else if (flag == "EXCL") {
+      access.flags |= O_EXCL;
+    } else if (flag == "NONBLOCK") {
+      access.flags |= O_NONBLOCK;
+    } else if (flag == "BINARY") {
+      access.binary = true;
+    } else {
+      fail("invalid access mode " + quoted(flag) +
+           ": must be BINARY, CREAT, EXCL, NONBLOCK, RDONLY, RDWR, or WRONLY");
+    }
+  }
+  // Counting (rather than testing bits) also catches "RDONLY RDONLY" and "RDONLY WRONLY".
+  if (modes != 1) fail("access mode must specify exactly one of RDONLY, WRONLY, or RDWR");
+  return access;
+}
+
+open_access parse_access(std::string_view text) {
+  if (is_access_word(text)) return parse_access_word(text);
+  std::vector<std::string_view> flags;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && is_space(text[i])) ++i;
+    std::size_t start = i;
+    while (i < text.size() && !is_space(text[i])) ++i;
+    if (i > start) flags.push_back(text.substr(start, i - start));
+  }
+  return parse_access_flags(flags);
+}
+
+long long parse_integer(std::string_view text) {
+  std::string_view rest = trim(text);
+  bool negative = false;
+  if (!rest.empty() && (rest.front() == '+' || rest.front() == '-')) {
+    negative = rest.front() == '-';
+    rest.remove_prefix(1);
+  }
+  int base = 10;
+  bool legacy_octal = false;
+  if (rest.size() > 1 && rest[0] == '0') {
+    char p = rest[1];
+    if (p == 'x' || p == 'X') {
+      base = 16;
+      rest.remove_prefix(2);
+    } else if (p == 'o' || p == 'O') {
+      base = 8;
+      rest.remove_prefix(2);
+    } else if (p == 'b' || p == 'B') {
+      base = 2;
+      rest.remove_prefix(2);
+    } else {
+      // Tcl 8.6 reads a leading 0 as octal; so does the original's "0666".
+      base = 8;
+      legacy_octal = true;
+      rest.remove_prefix(1);
+    }
+  }
+  std::string bad = "expected integer but got " + quoted(text);
+  if (rest.empty()) fail(bad);
+  unsigned long long value = 0;
+  for (char c : rest) {
+    int d = digit_value(c);
+    if (d >= base) {
+      if (legacy_octal && d < 10) fail(bad + " (looks like invalid octal number)");
+      fail(bad);
+    }
+    if (value > (ULLONG_MAX - static_cast<unsigned>(d)) / static_cast<unsigned>(base)) {
+      fail("integer value too large to represent: " + quoted(text));
+    }
+    value = value * static_cast<unsigned>(base) + static_cast<unsigned>(d);
+  }
+  const unsigned long long limit =
+      negative ? static_cast<unsigned long long>(LLONG_MAX) + 1 : LLONG_MAX;
+  if (value > limit) fail("integer value too large to represent: " + quoted(text));
+  if (negative) return value == limit ? LLONG_MIN : -static_cast<long long>(value);
+  return static_cast<long long>(value);
+}
+
+mode_t parse_permissions(std::string_view text) {
+  long long value = parse_integer(text);
+  if (value < 0 || value > 07777) {
+    fail("invalid permissions " + quoted(text) + ": must be between 0 and 07777");
+  }
+  return static_cast<mode_t>(value);
+}
+
+void validate_ipc_name(std::string_view name, ipc_kind kind) {
+  std::string what = kind == ipc_kind::message_queue   ? "message queue"
+                     : kind == ipc_kind::shared_memory ? "shared memory"
+                                                       : "semaphore";
+  // Checked first: a NUL would cut the message short, so the name is not quoted then.
+  if (name.find('\0') != std::string_view::npos) {
+    fail("invalid " + what + " name: contains a NUL character");
+  }
+  std::string prefix = "invalid " + what + " name " + quoted(name) + ": ";
+  if (name.empty() || name.front() != '/' || name.find('/', 1) != std::string_view::npos) {
+    fail(prefix + "must start with \"/\" and contain no other \"/\"");
+  }
+  std::string_view rest = name.substr(1);
+  if (rest.empty() || rest == "." || rest == "..") {
+    fail(prefix + "needs a name after the \"/\"");
+  }
+  // Queues live directly under NAME_MAX; shm objects and their semaphores ("sem." + name)
+  // share a tighter bound so an object and its semaphore always fit.
+  const std::size_t max = kind == ipc_kind::message_queue ? 255 : 251;
+  if (rest.size() > max) {
+    fail(prefix + "longer than " + std::to_string(max) + " characters after the \"/\"");
+  }
+}
+
+open_request parse_open_request(ipc_kind kind, std::span<const std::string_view> args) {
+  open_request request;
+  std::size_t i = 0;
+  const bool mq = kind == ipc_kind::message_queue;
+  while (i < args.size() && !args[i].empty() && args[i].front() == '-') {
+    std::string_view option = args[i];
+    if (option == "--") {
+      ++i;
+      break;
+    }
+    if (mq && (option == "-curmsgs" || option == "-lastpriority")) {
+      fail("option, " + std::string(option) +
+           ", cannot be set on open: should be one of: -maxmsg, -msgsize, or -priority");
+    }
+    const bool known = mq ? option == "-maxmsg" || option == "-msgsize" || option == "-priority"
+                          : option == "-size";
+    if (!known) {
+      fail("bad option " + quoted(option) +
+           ": should be one of: " + (mq ? "-maxmsg, -msgsize, or -priority" : "-size"));
+    }
+    if (i + 1 >= args.size()) throw usage_error("value for " + quoted(option) + " missing");
+    long long value = parse_integer(args[i + 1]);
+    i += 2;
+    if (!mq) {
+      if (value < 0) fail("shared memory size must be positive");
+      request.size = static_cast<std::uint64_t>(value);
+      continue;
+    }
+    if (value < 0) {
+      fail("negative values for option, " + quoted(option) + ", are not allowed: got " +
+           std::to_string(value));
+    }
+    if (option == "-priority") {
+      // mq_send refuses priorities from MQ_PRIO_MAX (32768) up; say so now, not at each send.
+      if (value >= 32768) {
+        fail("invalid message priority " + std::to_string(value) +
+             ": must be less than 32768 (MQ_PRIO_MAX)");
+      }
+      request.priority = static_cast<unsigned>(value);
+    } else if (value > LONG_MAX) {
+      fail("integer value too large to represent: " + quoted(args[i - 1]));
+    } else if (option == "-maxmsg") {
+      request.max_messages = static_cast<long>(value);
+    } else {
+      request.message_size = static_cast<long>(value);
+    }
+  }
+  const std::size_t positional = args.size() - i;
+  if (positional < 1 || positional > 3) {
+    throw usage_error(std::string("wrong # args: ") + option_name(kind));
+  }
+  request.name = std::string(args[i]);
+  validate_ipc_name(request.name, kind);
+  if (positional >= 2) request.access = parse_access(args[i + 1]);
+  if (positional >= 3) request.permissions = parse_permissions(args[i + 2]);
+  return request;
+}
+
+}  // namespace mmipc

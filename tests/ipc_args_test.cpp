@@ -1,0 +1,196 @@
+#include "mmipc/ipc_args.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace {
+
+using mmipc::ipc_kind;
+using mmipc::open_request;
+
+std::string error_of(auto&& call) {
+  try {
+    call();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+open_request parse(ipc_kind kind, std::vector<std::string_view> args) {
+  return mmipc::parse_open_request(kind, args);
+}
+
+TEST(IpcArgsTest, ModeWordsMapToFlags) {
+  EXPECT_EQ(mmipc::parse_access("r").flags, O_RDONLY);
+  EXPECT_EQ(mmipc::parse_access("r+").flags, O_RDWR);
+  EXPECT_EQ(mmipc::parse_access("w").flags, O_WRONLY | O_CREAT);
+  EXPECT_EQ(mmipc::parse_access("w+").flags, O_RDWR | O_CREAT);
+  for (const char* word : {"rb", "r+b", "rb+", "wb", "w+b", "wb+"}) {
+    EXPECT_TRUE(mmipc::parse_access(word).binary) << word;
+  }
+  EXPECT_FALSE(mmipc::parse_access("w+").binary);
+  EXPECT_EQ(mmipc::parse_access("rb+").flags, O_RDWR);
+  EXPECT_EQ(mmipc::parse_access("wb").flags, O_WRONLY | O_CREAT);
+}
+
+TEST(IpcArgsTest, UnknownModeWordHasTheOriginalMessage) {
+  EXPECT_EQ(error_of([] { mmipc::parse_access("a"); }),
+            "unknown open mode, \"a\": should be one of r, r+ rb, rb+, w, w+, wb, or wb+");
+  EXPECT_EQ(error_of([] { mmipc::parse_access("rw"); }),
+            "unknown open mode, \"rw\": should be one of r, r+ rb, rb+, w, w+, wb, or wb+");
+}
+
+TEST(IpcArgsTest, FlagListsMapToFlags) {
+  EXPECT_EQ(mmipc::parse_access("RDWR CREAT EXCL NONBLOCK").flags,
+            O_RDWR | O_CREAT | O_EXCL | O_NONBLOCK);
+  EXPECT_EQ(mmipc::parse_access("WRONLY").flags, O_WRONLY);
+  auto binary = mmipc::parse_access("  BINARY\tRDONLY ");
+  EXPECT_EQ(binary.flags, O_RDONLY);
+  EXPECT_TRUE(binary.binary);
+}
+
+TEST(IpcArgsTest, BadFlagListsAreRefused) {
+  EXPECT_EQ(error_of([] { mmipc::parse_access("RDWR FOO"); }),
+            "invalid access mode \"FOO\": must be BINARY, CREAT, EXCL, NONBLOCK, RDONLY, RDWR, "
+            "or WRONLY");
+  const std::string exactly_one = "access mode must specify exactly one of RDONLY, WRONLY, or RDWR";
+  EXPECT_EQ(error_of([] { mmipc::parse_access("CREAT"); }), exactly_one);
+  EXPECT_EQ(error_of([] { mmipc::parse_access("RDONLY WRONLY"); }), exactly_one);
+  EXPECT_EQ(error_of([] { mmipc::parse_access("RDONLY RDONLY"); }), exactly_one);
+  EXPECT_EQ(error_of([] { mmipc::parse_access(""); }), exactly_one);
+}
+
+TEST(IpcArgsTest, IntegersFollowTclRules) {
+  EXPECT_EQ(mmipc::parse_integer("42"), 42);
+  EXPECT_EQ(mmipc::parse_integer(" -7 "), -7);
+  EXPECT_EQ(mmipc::parse_integer("0640"), 0640);
+  EXPECT_EQ(mmipc::parse_integer("0o17"), 017);
+  EXPECT_EQ(mmipc::parse_integer("0x1F"), 31);
+  EXPECT_EQ(mmipc::parse_integer("0b101"), 5);
+  EXPECT_EQ(mmipc::parse_integer("0"), 0);
+  EXPECT_EQ(error_of([] { mmipc::parse_integer("foo"); }), "expected integer but got \"foo\"");
+  EXPECT_EQ(error_of([] { mmipc::parse_integer(""); }), "expected integer but got \"\"");
+  EXPECT_EQ(error_of([] { mmipc::parse_integer("08"); }),
+            "expected integer but got \"08\" (looks like invalid octal number)");
+  EXPECT_EQ(error_of([] { mmipc::parse_integer("99999999999999999999"); }),
+            "integer value too large to represent: \"99999999999999999999\"");
+}
+
+TEST(IpcArgsTest, PermissionsAreOctalAndBounded) {
+  EXPECT_EQ(mmipc::parse_permissions("0640"), 0640u);
+  EXPECT_EQ(mmipc::parse_permissions("384"), 0600u);
+  EXPECT_EQ(error_of([] { mmipc::parse_permissions("foo"); }), "expected integer but got \"foo\"");
+  EXPECT_EQ(error_of([] { mmipc::parse_permissions("-1"); }),
+            "invalid permissions \"-1\": must be between 0 and 07777");
+  EXPECT_EQ(error_of([] { mmipc::parse_permissions("010000"); }),
+            "invalid permissions \"010000\": must be between 0 and 07777");
+}
+
+TEST(IpcArgsTest, NamesMustStartWithOneSlash) {
+  for (const char* good : {"/a", "/queue-1.x"}) {
+    EXPECT_NO_THROW(mmipc::validate_ipc_name(good, ipc_kind::message_queue)) << good;
+  }
+  EXPECT_EQ(error_of([] { mmipc::validate_ipc_name("foo", ipc_kind::message_queue); }),
+            "invalid message queue name \"foo\": must start with \"/\" and contain no other "
+            "\"/\"");
+  EXPECT_EQ(error_of([] { mmipc::validate_ipc_name("/a/b", ipc_kind::shared_memory); }),
+            "invalid shared memory name \"/a/b\": must start with \"/\" and contain no other "
+            "\"/\"");
+  EXPECT_EQ(error_of([] { mmipc::validate_ipc_name("/", ipc_kind::message_queue); }),
+            "invalid message queue name \"/\": needs a name after the \"/\"");
+  EXPECT_EQ(error_of([] { mmipc::validate_ipc_name("/..", ipc_kind::message_queue); }),
+            "invalid message queue name \"/..\": needs a name after the \"/\"");
+  EXPECT_NE(error_of([] {
+              mmipc::validate_ipc_name(std::string_view("/a\0b", 4), ipc_kind::message_queue);
+            }).find("contains a NUL character"),
+            std::string::npos);
+  EXPECT_NO_THROW(mmipc::validate_ipc_name("/" + std::string(255, 'q'), ipc_kind::message_queue));
+  EXPECT_THROW(mmipc::validate_ipc_name("/" + std::string(256, 'q'), ipc_kind::message_queue),
+               std::invalid_argument);
+  EXPECT_NO_THROW(mmipc::validate_ipc_name("/" + std::string(251, 'q'), ipc_kind::shared_memory));
+  EXPECT_THROW(mmipc::validate_ipc_name("/" + std::string(252, 'q'), ipc_kind::shared_memory),
+               std::invalid_argument);
+}
+
+TEST(IpcArgsTest, OpenRequestDefaults) {
+  auto r = parse(ipc_kind::message_queue, {"/q"});
+  EXPECT_EQ(r.name, "/q");
+  EXPECT_EQ(r.access.flags, O_RDONLY);
+  EXPECT_EQ(r.permissions, 0666u);
+  EXPECT_FALSE(r.max_messages);
+  EXPECT_FALSE(r.message_size);
+  EXPECT_EQ(r.priority, 0u);
+}
+
+TEST(IpcArgsTest, OpenRequestReadsOptionsAndPositionals) {
+  auto r = parse(ipc_kind::message_queue,
+                 {"-maxmsg", "5", "-msgsize", "0x100", "-priority", "3", "/q", "w+", "0600"});
+  EXPECT_EQ(*r.max_messages, 5);
+  EXPECT_EQ(*r.message_size, 256);
+  EXPECT_EQ(r.priority, 3u);
+  EXPECT_EQ(r.access.flags, O_RDWR | O_CREAT);
+  EXPECT_EQ(r.permissions, 0600u);
+  auto s = parse(ipc_kind::shared_memory, {"-size", "4096", "--", "/s", "RDWR CREAT"});
+  EXPECT_EQ(*s.size, 4096u);
+  EXPECT_EQ(s.access.flags, O_RDWR | O_CREAT);
+}
+
+TEST(IpcArgsTest, OpenRequestErrorsAreVerbatim) {
+  EXPECT_EQ(error_of([] {
+              parse(ipc_kind::message_queue, {"-curmsgs", "3", "/q"});
+            }),
+            "option, -curmsgs, cannot be set on open: should be one of: -maxmsg, -msgsize, or "
+            "-priority");
+  EXPECT_EQ(error_of([] {
+              parse(ipc_kind::message_queue, {"-lastpriority", "3", "/q"});
+            }),
+            "option, -lastpriority, cannot be set on open: should be one of: -maxmsg, "
+            "-msgsize, or -priority");
+  EXPECT_EQ(error_of([] {
+              parse(ipc_kind::message_queue, {"-priority", "-30", "/q"});
+            }),
+            "negative values for option, \"-priority\", are not allowed: got -30");
+  EXPECT_EQ(error_of([] {
+              parse(ipc_kind::message_queue, {"-maxm", "3", "/q"});
+            }),
+            "bad option \"-maxm\": should be one of: -maxmsg, -msgsize, or -priority");
+  EXPECT_EQ(error_of([] {
+              parse(ipc_kind::message_queue, {"-priority", "32768", "/q"});
+            }),
+            "invalid message priority 32768: must be less than 32768 (MQ_PRIO_MAX)");
+  EXPECT_EQ(error_of([] {
+              parse(ipc_kind::shared_memory, {"-size", "-1", "/s"});
+            }),
+            "shared memory size must be positive");
+  EXPECT_EQ(error_of([] {
+              parse(ipc_kind::shared_memory, {"-maxmsg", "1", "/s"});
+            }),
+            "bad option \"-maxmsg\": should be one of: -size");
+  EXPECT_EQ(error_of([] {
+              parse(ipc_kind::shared_memory, {"-size", "big", "/s"});
+            }),
+            "expected integer but got \"big\"");
+  EXPECT_EQ(error_of([] {
+              parse(ipc_kind::message_queue, {"/q", "r", "foo"});
+            }),
+            "expected integer but got \"foo\"");
+}
+
+TEST(IpcArgsTest, WrongArgumentCountsAreUsageErrors) {
+  EXPECT_THROW(parse(ipc_kind::message_queue, {}), mmipc::usage_error);
+  EXPECT_THROW(parse(ipc_kind::message_queue, {"-maxmsg"}), mmipc::usage_error);
+  EXPECT_THROW(parse(ipc_kind::message_queue, {"-maxmsg", "3"}), mmipc::usage_error);
+  EXPECT_THROW(parse(ipc_kind::message_queue, {"/q", "r", "0600", "extra"}), mmipc::usage_error);
+}
+
+TEST(IpcArgsTest, DoubleDashAllowsNoOptions) {
+  auto r = parse(ipc_kind::message_queue, {"--", "/q", "r+"});
+  EXPECT_EQ(r.name, "/q");
+  EXPECT_EQ(r.access.flags, O_RDWR);
+}
+
+}  // namespace

@@ -1,0 +1,348 @@
+#include "mmipc/message_queue.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include "mmipc/error.hpp"
+#include "test_util.hpp"
+
+namespace {
+
+using mmipc::message_queue;
+using mmipc::mq_capacity;
+using mmipc::testing::bytes_of;
+using mmipc::testing::errno_of;
+using mmipc::testing::in_child;
+using namespace std::chrono_literals;
+
+// Every queue name of a test, unlinked when the test ends however it ends. Capacities stay
+// small: the per-user RLIMIT_MSGQUEUE budget (800 KiB by default) is shared with other tests.
+struct queue_name {
+  std::string name = "/" + mmipc::testing::unique_name("mmipc-mq");
+  ~queue_name() { ::mq_unlink(name.c_str()); }
+  operator std::string_view() const { return name; }
+};
+
+constexpr mq_capacity small{4, 64};
+
+TEST(MessageQueueTest, CreateSendReceiveUnlink) {
+  queue_name q;
+  auto mq = message_queue::open(q, O_RDWR | O_CREAT, 0600, small);
+  ASSERT_TRUE(mq);
+  EXPECT_EQ(mq.name(), q.name);
+  mq.send(bytes_of("hello"), 0);
+  unsigned priority = 99;
+  EXPECT_EQ(mq.receive_string(&priority), "hello");
+  EXPECT_EQ(priority, 0u);
+  message_queue::unlink(q);
+  EXPECT_EQ(errno_of([&] { message_queue::open(q, O_RDONLY); }), ENOENT);
+  EXPECT_EQ(errno_of([&] { message_queue::unlink(q); }), ENOENT);
+}
+
+TEST(MessageQueueTest, BadNamesAreRefusedBeforeTheKernel) {
+  EXPECT_THROW(message_queue::open("noslash", O_RDONLY), std::invalid_argument);
+  EXPECT_THROW(message_queue::open("/two/slashes", O_RDONLY), std::invalid_argument);
+  EXPECT_THROW(message_queue::open("/" + std::string(300, 'x'), O_RDONLY), std::invalid_argument);
+  EXPECT_THROW(message_queue::unlink("bad"), std::invalid_argument);
+}
+
+TEST(MessageQueueTest, HigherPrioritiesComeFirst) {
+  queue_name q;
+  auto mq = message_queue::open(q, O_RDWR | O_CREAT, 0600, small);
+  mq.send(bytes_of("low"), 1);
+  mq.send(bytes_of("high"), 9);
+  mq.send(bytes_of("mid"), 5);
+  mq.send(bytes_of("high2"), 9);
+  unsigned p = 0;
+  EXPECT_EQ(mq.receive_string(&p), "high");
+  EXPECT_EQ(p, 9u);
+  EXPECT_EQ(mq.receive_string(&p), "high2");
+  EXPECT_EQ(mq.receive_string(&p), "mid");
+  EXPECT_EQ(p, 5u);
+  EXPECT_EQ(mq.receive_string(&p), "low");
+  EXPECT_EQ(p, 1u);
+}
+
+TEST(MessageQueueTest, AttributesReportCapacityAndCount) {
+  queue_name q;
+  auto mq = message_queue::open(q, O_RDWR | O_CREAT, 0600, mq_capacity{3, 100});
+  auto a = mq.attributes();
+  EXPECT_EQ(a.max_messages, 3);
+  EXPECT_EQ(a.message_size, 100);
+  EXPECT_EQ(a.current_messages, 0);
+  EXPECT_FALSE(a.nonblocking);
+  mq.send(bytes_of("x"));
+  mq.send(bytes_of("y"));
+  EXPECT_EQ(mq.attributes().current_messages, 2);
+  EXPECT_EQ(mq.message_size(), 100);
+}
+
+TEST(MessageQueueTest, ExistingQueueKeepsItsCapacity) {
+  queue_name q;
+  auto first = message_queue::open(q, O_RDWR | O_CREAT, 0600, mq_capacity{2, 32});
+  auto second = message_queue::open(q, O_RDWR | O_CREAT, 0600, mq_capacity{5, 64});
+  EXPECT_EQ(second.attributes().max_messages, 2);
+  EXPECT_EQ(second.attributes().message_size, 32);
+  EXPECT_EQ(errno_of([&] { message_queue::open(q, O_RDWR | O_CREAT | O_EXCL, 0600, small); }),
+            EEXIST);
+}
+
+TEST(MessageQueueTest, PermissionsApplyWhenCreated) {
+  queue_name q;
+  mode_t old = ::umask(022);
+  auto mq = message_queue::open(q, O_RDWR | O_CREAT, 0640, small);
+  ::umask(old);
+  struct stat st {};
+  ASSERT_EQ(::fstat(mq.native_handle(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+}
+
+TEST(MessageQueueTest, NonBlockingEmptyAndFullFailWithEagain) {
+  queue_name q;
+  auto mq = message_queue::open(q, O_RDWR | O_CREAT | O_NONBLOCK, 0600, mq_capacity{2, 16});
+  EXPECT_TRUE(mq.attributes().nonblocking);
+  EXPECT_EQ(errno_of([&] { mq.receive_string(); }), EAGAIN);
+  mq.send(bytes_of("1"));
+  mq.send(bytes_of("2"));
+  EXPECT_EQ(errno_of([&] { mq.send(bytes_of("3")); }), EAGAIN);
+}
+
+TEST(MessageQueueTest, SetNonblockingTogglesTheMode) {
+  queue_name q;
+  auto mq = message_queue::open(q, O_RDWR | O_CREAT, 0600, small);
+  mq.set_nonblocking(true);
+  EXPECT_TRUE(mq.attributes().nonblocking);
+  EXPECT_EQ(errno_of([&] { mq.receive_string(); }), EAGAIN);
+  mq.set_nonblocking(false);
+  EXPECT_FALSE(mq.attributes().nonblocking);
+}
+
+TEST(MessageQueueTest, TimedOperationsReportTimeouts) {
+  queue_name q;
+  auto mq = message_queue::open(q, O_RDWR | O_CREAT, 0600, mq_capacity{1, 16});
+  char buffer[16];
+  EXPECT_FALSE(mq.receive(std::as_writable_bytes(std::span(buffer)), nullptr, 20ms));
+  EXPECT_TRUE(mq.send(bytes_of("a"), 2, 20ms));
+  EXPECT_FALSE(mq.send(bytes_of("b"), 0, 20ms));
+  unsigned p = 0;
+  auto n = mq.receive(std::as_writable_bytes(std::span(buffer)), &p, 20ms);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, 1u);
+  EXPECT_EQ(p, 2u);
+}
+
+TEST(MessageQueueTest, OverlongMessagesAndSmallBuffersAreRefused) {
+  queue_name q;
+  auto mq = message_queue::open(q, O_RDWR | O_CREAT, 0600, mq_capacity{2, 8});
+  EXPECT_EQ(errno_of([&] { mq.send(bytes_of("123456789")); }), EMSGSIZE);
+  mq.send(bytes_of("12345678"));
+  char small_buffer[4];
+  EXPECT_EQ(errno_of([&] { mq.receive(std::as_writable_bytes(std::span(small_buffer))); }),
+            EMSGSIZE);
+  EXPECT_EQ(mq.receive_string(), "12345678");
+}
+
+TEST(MessageQueueTest, NativeHandleWorksWithPoll) {
+  queue_name q;
+  auto mq = message_queue::open(q, O_RDWR | O_CREAT, 0600, mq_capacity{1, 16});
+  pollfd pfd{mq.native_handle(), POLLIN | POLLOUT, 0};
+  ASSERT_EQ(::poll(&pfd, 1, 0), 1);
+  EXPECT_EQ(pfd.revents, POLLOUT);  // empty: writable, not readable
+  mq.send(bytes_of("x"));
+  pfd.revents = 0;
+  ASSERT_EQ(::poll(&pfd, 1, 0), 1);
+  EXPECT_EQ(pfd.revents, POLLIN);  // full: readable, not writable
+}
+
+TEST(MessageQueueTest, MoveLeavesTheSourceEmpty) {
+  queue_name q;
+  auto a = message_queue::open(q, O_RDWR | O_CREAT, 0600, small);
+  int fd = a.native_handle();
+  message_queue b = std::move(a);
+  EXPECT_FALSE(a);
+  EXPECT_EQ(a.native_handle(), -1);
+  EXPECT_EQ(b.native_handle(), fd);
+  message_queue c;
+  c = std::move(b);
+  EXPECT_FALSE(b);
+  EXPECT_EQ(c.native_handle(), fd);
+}
+
+TEST(MessageQueueTest, DescriptorsAreCloseOnExec) {
+  queue_name q;
+  auto mq = message_queue::open(q, O_RDWR | O_CREAT, 0600, small);
+  EXPECT_TRUE(::fcntl(mq.native_handle(), F_GETFD) & FD_CLOEXEC);
+}
+
+TEST(MessageQueueTest, MessagesCrossProcesses) {
+  queue_name q;
+  auto requests = message_queue::open(q, O_RDWR | O_CREAT, 0600, small);
+  queue_name r;
+  auto replies = message_queue::open(r, O_RDWR | O_CREAT, 0600, small);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    // The child opens the queues by name, as an unrelated process would.
+    int code = 0;
+    try {
+      auto in = message_queue::open(q.name, O_RDONLY);
+      auto out = message_queue::open(r.name, O_WRONLY);
+      for (int i = 0; i < 20; ++i) {
+        std::string msg = in.receive_string();
+        std::string reply = "echo:" + msg;
+        out.send(bytes_of(reply), 0);
+      }
+    } catch (...) {
+      code = 1;
+    }
+    ::_exit(code);
+  }
+  for (int i = 0; i < 20; ++i) {
+    requests.send(bytes_of(std::to_string(i)));
+    EXPECT_EQ(replies.receive_string(), "echo:" + std::to_string(i));
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST(MessageQueueTest, OversizedQueueExplainsTheLimit) {
+  queue_name q;
+  try {
+    // Above even the kernel's hard limit, so refused for root as well.
+    message_queue::open(q, O_RDWR | O_CREAT, 0600, mq_capacity{100000, 16});
+    FAIL() << "opened a queue of 100000 messages";
+  } catch (const mmipc::mq_limit_error& e) {
+    EXPECT_EQ(e.error_number(), EINVAL);
+    std::string what = e.what();
+    EXPECT_NE(what.find("mq_open " + q.name + ": Invalid argument ("), std::string::npos) << what;
+    EXPECT_NE(what.find("100000 messages"), std::string::npos) << what;
+    EXPECT_TRUE(what.find("msg_max is") != std::string::npos ||
+                what.find("hard limit is 65536") != std::string::npos)
+        << what;
+  }
+}
+
+// Drops CAP_SYS_RESOURCE from the effective set so the /proc/sys/fs/mqueue limits apply even
+// when the tests run as root.
+bool drop_sys_resource() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (::syscall(SYS_capget, &header, data) != 0) return false;
+  data[CAP_SYS_RESOURCE / 32].effective &= ~(1u << (CAP_SYS_RESOURCE % 32));
+  return ::syscall(SYS_capset, &header, data) == 0;
+}
+
+std::string stream_read(mmipc::message_stream& stream, const message_queue& mq, std::size_t n,
+                        unsigned& priority) {
+  std::string out(n, '\0');
+  out.resize(stream.read(mq, std::as_writable_bytes(std::span(out)), priority));
+  return out;
+}
+
+TEST(MessageStreamTest, SmallReadsTakeWholeMessagesInPieces) {
+  queue_name q;
+  auto mq = message_queue::open(q, O_RDWR | O_CREAT | O_NONBLOCK, 0600, small);
+  mq.send(bytes_of("abcdef"), 3);
+  mq.send(bytes_of(""), 9);  // skipped: a stream cannot show an empty message
+  mq.send(bytes_of("xyz"), 1);
+  mmipc::message_stream stream;
+  unsigned priority = 0;
+  // The empty message has the highest priority: it is received and skipped first.
+  EXPECT_EQ(stream_read(stream, mq, 4, priority), "abcd");
+  EXPECT_EQ(priority, 3u);
+  EXPECT_TRUE(stream.pending());
+  EXPECT_EQ(stream_read(stream, mq, 4, priority), "ef");
+  EXPECT_FALSE(stream.pending());
+  EXPECT_EQ(stream_read(stream, mq, 100, priority), "xyz");  // >= message size: direct
+  EXPECT_EQ(priority, 1u);
+  EXPECT_EQ(errno_of([&] { stream_read(stream, mq, 4, priority); }), EAGAIN);
+  EXPECT_EQ(stream_read(stream, mq, 0, priority), "");
+}
+
+TEST(MessageQueueTest, UnprivilegedOversizeNamesMsgMaxAndItsValue) {
+  queue_name q;
+  const auto limits = mmipc::mq_limits::current();
+  ASSERT_GT(limits.msg_max, 0);
+  int pipefd[2];
+  ASSERT_EQ(::pipe(pipefd), 0);
+  int status = in_child([&] {
+    if (!drop_sys_resource()) return 2;
+    try {
+      message_queue::open(q.name, O_RDWR | O_CREAT, 0600, mq_capacity{limits.msg_max + 1, 16});
+      return 3;
+    } catch (const mmipc::mq_limit_error& e) {
+      std::string what = e.what();
+      (void)!::write(pipefd[1], what.data(), what.size());
+      return 0;
+    }
+  });
+  ::close(pipefd[1]);
+  char buffer[1024] = {};
+  (void)!::read(pipefd[0], buffer, sizeof buffer - 1);
+  ::close(pipefd[0]);
+  ASSERT_EQ(status, 0);
+  EXPECT_NE(
+      std::string(buffer).find("/proc/sys/fs/mqueue/msg_max is " + std::to_string(limits.msg_max)),
+      std::string::npos)
+      << buffer;
+}
+
+TEST(MessageQueueTest, ExhaustedByteBudgetNamesRlimitMsgqueue) {
+  queue_name q;
+  int pipefd[2];
+  ASSERT_EQ(::pipe(pipefd), 0);
+  int status = in_child([&] {
+    // A budget too small for the queue: the kernel answers EMFILE, "too many open files".
+    rlimit tiny{1024, 1024};
+    if (::setrlimit(RLIMIT_MSGQUEUE, &tiny) != 0) return 2;
+    try {
+      message_queue::open(q.name, O_RDWR | O_CREAT, 0600, mq_capacity{4, 1024});
+      return 3;
+    } catch (const mmipc::mq_limit_error& e) {
+      if (e.error_number() != EMFILE) return 4;
+      std::string what = e.what();
+      (void)!::write(pipefd[1], what.data(), what.size());
+      return 0;
+    }
+  });
+  ::close(pipefd[1]);
+  char buffer[1024] = {};
+  (void)!::read(pipefd[0], buffer, sizeof buffer - 1);
+  ::close(pipefd[0]);
+  ASSERT_EQ(status, 0);
+  EXPECT_NE(std::string(buffer).find("RLIMIT_MSGQUEUE of 1024 bytes"), std::string::npos) << buffer;
+}
+
+TEST(MessageQueueTest, ExplanationsNameEachLimit) {
+  mmipc::mq_limits limits;
+  limits.msg_max = 10;
+  limits.msgsize_max = 8192;
+  limits.queues_max = 256;
+  limits.rlimit_msgqueue = 819200;
+  EXPECT_EQ(mmipc::explain_mq_limit(EINVAL, {20, 100}, limits),
+            "asked for 20 messages but the system limit /proc/sys/fs/mqueue/msg_max is 10");
+  EXPECT_EQ(mmipc::explain_mq_limit(EINVAL, {5, 9000}, limits),
+            "asked for messages of 9000 bytes but the system limit "
+            "/proc/sys/fs/mqueue/msgsize_max is 8192");
+  EXPECT_NE(mmipc::explain_mq_limit(EINVAL, {0, 10}, limits).find("at least 1 message"),
+            std::string::npos);
+  EXPECT_EQ(mmipc::explain_mq_limit(ENOSPC, {5, 10}, limits),
+            "the system-wide limit of 256 queues (/proc/sys/fs/mqueue/queues_max) is reached");
+  EXPECT_NE(mmipc::explain_mq_limit(EMFILE, {1000, 8192}, limits)
+                .find("over the per-user message queue budget RLIMIT_MSGQUEUE of 819200 bytes"),
+            std::string::npos);
+  EXPECT_NE(mmipc::explain_mq_limit(EMFILE, {10, 8192}, limits).find("has no room"),
+            std::string::npos);
+  EXPECT_EQ(mmipc::explain_mq_limit(EACCES, {10, 8192}, limits), "");
+}
+
+}  // namespace

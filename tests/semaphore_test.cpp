@@ -1,0 +1,94 @@
+#include "mmipc/semaphore.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "mmipc/error.hpp"
+#include "test_util.hpp"
+
+namespace {
+
+using mmipc::named_semaphore;
+using mmipc::testing::errno_of;
+using namespace std::chrono_literals;
+
+struct sem_name {
+  std::string name = "/" + mmipc::testing::unique_name("mmipc-sem");
+  ~sem_name() { ::sem_unlink(name.c_str()); }
+};
+
+TEST(NamedSemaphoreTest, CountsDownAndUp) {
+  sem_name n;
+  auto sem = named_semaphore::open(n.name, O_CREAT | O_EXCL, 0600, 2);
+  EXPECT_EQ(sem.value(), 2);
+  sem.wait();
+  EXPECT_TRUE(sem.try_wait());
+  EXPECT_EQ(sem.value(), 0);
+  EXPECT_FALSE(sem.try_wait());
+  EXPECT_FALSE(sem.wait_for(10ms));
+  sem.post();
+  EXPECT_TRUE(sem.wait_for(10ms));
+}
+
+TEST(NamedSemaphoreTest, OpenExistingAndUnlink) {
+  sem_name n;
+  EXPECT_EQ(errno_of([&] { named_semaphore::open(n.name, 0); }), ENOENT);
+  auto a = named_semaphore::open(n.name, O_CREAT, 0600, 0);
+  auto b = named_semaphore::open(n.name, 0);
+  b.post();
+  EXPECT_EQ(a.value(), 1);
+  EXPECT_EQ(errno_of([&] { named_semaphore::open(n.name, O_CREAT | O_EXCL, 0600, 1); }), EEXIST);
+  named_semaphore::unlink(n.name);
+  EXPECT_EQ(errno_of([&] { named_semaphore::unlink(n.name); }), ENOENT);
+  EXPECT_THROW(named_semaphore::open("bad", O_CREAT), std::invalid_argument);
+}
+
+TEST(NamedSemaphoreTest, MoveLeavesTheSourceEmpty) {
+  sem_name n;
+  auto a = named_semaphore::open(n.name, O_CREAT, 0600, 1);
+  named_semaphore b = std::move(a);
+  EXPECT_FALSE(a);
+  EXPECT_TRUE(b);
+  EXPECT_EQ(b.name(), n.name);
+}
+
+extern "C" void ignore_signal(int) {}
+
+TEST(NamedSemaphoreTest, WaitsSurviveSignals) {
+  sem_name n;
+  auto sem = named_semaphore::open(n.name, O_CREAT, 0600, 0);
+  // A handler without SA_RESTART: sem_wait itself returns EINTR on every signal.
+  struct sigaction action {};
+  struct sigaction old {};
+  action.sa_handler = ignore_signal;
+  ::sigaction(SIGUSR1, &action, &old);
+  const pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    for (int i = 0; i < 5; ++i) {
+      ::kill(parent, SIGUSR1);
+      ::usleep(20000);
+    }
+    try {
+      named_semaphore::open(n.name, 0).post();
+      ::kill(parent, SIGUSR1);
+      named_semaphore::open(n.name, 0).post();
+    } catch (...) {
+      ::_exit(1);
+    }
+    ::_exit(0);
+  }
+  EXPECT_NO_THROW(sem.wait());
+  EXPECT_TRUE(sem.wait_for(60s));
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ::sigaction(SIGUSR1, &old, nullptr);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+}  // namespace
