@@ -12,8 +12,10 @@ namespace mmipc {
 cursor::cursor(const mapping& region) noexcept : cursor(region.bytes(), region.writable()) {}
 
 std::size_t cursor::read(std::span<std::byte> out) {
-  const std::size_t count = std::min(out.size(), size_ - pos_);
-  guarded_copy(out.data(), data_ + pos_, count, "read");
+  // Like a file at a truncated end: the bytes before a lost page are returned, and the next
+  // read, starting on the lost page, fails.
+  const std::size_t count =
+      guarded_copy_prefix(out.data(), data_ + pos_, std::min(out.size(), size_ - pos_), "read");
   pos_ += count;
   return count;
 }

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csetjmp>
 #include <csignal>
@@ -140,7 +141,7 @@ void guarded_copy(void* dst, const void* src, std::size_t n, std::string_view op
     // The handler must see the recovery point before the first byte is touched, and the copy
     // must be over before it is withdrawn: keep the compiler from moving either store.
     std::atomic_signal_fence(std::memory_order_seq_cst);
-    std::memcpy(dst, src, n);
+    std::memmove(dst, src, n);
     std::atomic_signal_fence(std::memory_order_seq_cst);
     current_point = point.outer;
     return;
@@ -154,9 +155,33 @@ void guarded_copy(void* dst, const void* src, std::size_t n, std::string_view op
   sigaddset(&bus, SIGBUS);
   ::pthread_sigmask(SIG_UNBLOCK, &bus, nullptr);
   if (point.si_code == BUS_ADRERR) {
-    throw_os_error(EFAULT, op, "mapped memory: the mapped file shrank under the mapping");
+    throw lost_pages_error(EFAULT, op, "mapped memory: the mapped file shrank under the mapping");
   }
-  throw_os_error(EIO, op, "mapped memory: I/O error on the mapped file's storage");
+  throw lost_pages_error(EIO, op, "mapped memory: I/O error on the mapped file's storage");
+}
+
+std::size_t guarded_copy_prefix(void* dst, const void* src, std::size_t n, std::string_view op) {
+  try {
+    guarded_copy(dst, src, n, op);
+    return n;
+  } catch (const lost_pages_error&) {
+    // Rare: find the first lost page, one source page at a time.
+  }
+  auto* out = static_cast<std::byte*>(dst);
+  const auto* in = static_cast<const std::byte*>(src);
+  std::size_t done = 0;
+  while (done < n) {
+    const auto address = reinterpret_cast<std::uintptr_t>(in + done);
+    const std::size_t chunk = std::min(n - done, page_size() - address % page_size());
+    try {
+      guarded_copy(out + done, in + done, chunk, op);
+    } catch (const lost_pages_error&) {
+      if (done == 0) throw;
+      break;
+    }
+    done += chunk;
+  }
+  return done;
 }
 
 }  // namespace mmipc

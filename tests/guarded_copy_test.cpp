@@ -1,7 +1,10 @@
 #include "mmipc/guarded_copy.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <semaphore.h>
 #include <signal.h>
+#include <sys/mman.h>
 
 #include <atomic>
 #include <cstring>
@@ -10,6 +13,7 @@
 #include <vector>
 
 #include "mmipc/error.hpp"
+#include "mmipc/shared_memory.hpp"
 #include "sigbus_util.hpp"
 #include "stress_util.hpp"
 
@@ -70,6 +74,15 @@ TEST(GuardedCopyTest, CopySpanningTheNewEndThrows) {
   shrunk_mapping m(2, 1);
   std::string out(2 * page, '\0');
   EXPECT_EQ(error_of([&] { guarded_copy(out.data(), m.page(0), out.size()); }), EFAULT);
+}
+
+TEST(GuardedCopyTest, PrefixCopyStopsAtTheFirstLostPage) {
+  shrunk_mapping m(4, 2);
+  std::string out(3 * page, '\0');
+  EXPECT_EQ(mmipc::guarded_copy_prefix(out.data(), m.page(1) + 10, out.size()), page - 10);
+  EXPECT_EQ(out.substr(0, page - 10), std::string(page - 10, 'b'));
+  EXPECT_EQ(mmipc::guarded_copy_prefix(out.data(), m.page(0), 2 * page), 2 * page);
+  EXPECT_EQ(error_of([&] { mmipc::guarded_copy_prefix(out.data(), m.page(2), 5); }), EFAULT);
 }
 
 TEST(GuardedCopyTest, SurvivesThousandsOfFaultsInARow) {
@@ -172,6 +185,35 @@ TEST(GuardedCopyTest, PagesComeBackWhenTheFileGrowsAgain) {
   mmipc::testing::truncate_from_other_process(m.file.path(), static_cast<off_t>(2 * page));
   guarded_copy(&byte, m.page(1), 1);
   EXPECT_EQ(byte, '\0');  // the file grew back with zeros
+}
+
+TEST(GuardedCopyTest, SharedMemoryShrunkByAnotherProcessFailsWithEfault) {
+  // A POSIX shared memory object is a file too: another process may ftruncate it.
+  const std::string name = "/" + mmipc::testing::unique_name("mmipc-sigbus");
+  struct cleanup {
+    std::string name;
+    ~cleanup() {
+      ::shm_unlink(name.c_str());
+      ::sem_unlink(name.c_str());
+    }
+  } remove{name};
+  auto shm = mmipc::shared_memory::open(name, O_RDWR | O_CREAT | O_EXCL, 0600, 3 * page);
+  const std::string block(page, 'q');
+  shm.write_at(0, mmipc::testing::bytes_of(block));
+  ASSERT_EQ(mmipc::testing::in_child([&] {
+              int fd = ::shm_open(name.c_str(), O_RDWR, 0);
+              return fd >= 0 && ::ftruncate(fd, static_cast<off_t>(page)) == 0 ? 0 : 1;
+            }),
+            0);
+  std::string out(page, '\0');
+  EXPECT_EQ(error_of([&] { shm.read_at(2 * page, std::as_writable_bytes(std::span(out))); }),
+            EFAULT);
+  // A read running into the lost pages returns what exists.
+  EXPECT_EQ(shm.read_at(page - 3, std::as_writable_bytes(std::span(out))), 3u);
+  EXPECT_EQ(error_of([&] { shm.write_at(page + 1, mmipc::testing::bytes_of("x")); }), EFAULT);
+  // The exclusion semaphore was released on the way out: the next operation does not hang.
+  EXPECT_EQ(shm.read_at(0, std::as_writable_bytes(std::span(out))), page);
+  EXPECT_EQ(out, block);
 }
 
 // A SIGBUS that is not a guarded copy's must do what it would have done without mmipc.

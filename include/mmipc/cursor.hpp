@@ -29,9 +29,10 @@ class cursor {
   explicit cursor(const mapping& region) noexcept;
 
   /// Copies up to out.size() bytes from the position into `out` and advances; returns the
-  /// count, 0 at the end. Throws os_error(EFAULT or EIO) when the bytes are mapped pages that
-  /// are gone (the file shrank under the mapping; see guarded_copy.hpp), leaving the
-  /// position unchanged.
+  /// count, 0 at the end. When the region is mapped pages that are gone (the file shrank
+  /// under the mapping; see guarded_copy.hpp), returns the bytes before the first lost page,
+  /// or throws lost_pages_error (an os_error: EFAULT or EIO) when the position is on one,
+  /// leaving the position unchanged.
   std::size_t read(std::span<std::byte> out);
 
   /// Writes all of `in` cyclically from the position and advances; returns in.size().

@@ -18,13 +18,30 @@
 #include <cstddef>
 #include <string_view>
 
+#include "mmipc/error.hpp"
+
 namespace mmipc {
 
-/// Copies `n` bytes from `src` to `dst` (which must not overlap) like memcpy, but turns a
-/// SIGBUS raised on those bytes into os_error(EFAULT) when the mapped file shrank under the
-/// mapping, or os_error(EIO) on an I/O error of its backing store. `op` names the operation
-/// in the message (e.g. "read"). The bytes of `dst` are unspecified after a failure.
+/// The failure of a guarded copy: an os_error with EFAULT (the mapped file shrank under the
+/// mapping) or EIO (an I/O error on its storage), told apart from other errors so a binding
+/// can say what happened.
+class lost_pages_error : public os_error {
+ public:
+  using os_error::os_error;
+};
+
+/// Copies `n` bytes from `src` to `dst` (which may overlap) like memmove, but turns a
+/// SIGBUS raised on those bytes into lost_pages_error (an os_error): EFAULT when the mapped
+/// file shrank under the mapping, EIO on an I/O error of its backing store. `op` names the
+/// operation in the message (e.g. "read"). The bytes of `dst` are unspecified after a failure.
 void guarded_copy(void* dst, const void* src, std::size_t n, std::string_view op = "copy");
+
+/// Reads like a file at a truncated end: copies the `n` bytes at `src` (mapped memory) to
+/// `dst` when they all exist, or else the bytes before the first lost page of `src`, and
+/// returns the count; throws lost_pages_error when the first byte itself is lost. So a
+/// read-ahead that runs into lost pages still returns the bytes that exist.
+std::size_t guarded_copy_prefix(void* dst, const void* src, std::size_t n,
+                                std::string_view op = "read");
 
 /// Installs mmipc's SIGBUS handler now, if it is not yet installed in this process (thread
 /// safe; guarded_copy() does it on first use). A binding calls this when it is loaded, so the
