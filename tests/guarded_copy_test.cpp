@@ -78,7 +78,7 @@ TEST(GuardedCopyTest, CopySpanningTheNewEndThrows) {
 
 TEST(GuardedCopyTest, PrefixCopyStopsAtTheFirstLostPage) {
   shrunk_mapping m(4, 2);
-  std::string out(3 * page, '\0');
+  std::string out(2 * page, '\0');  // from page 1 + 10 into page 3: all inside the mapping
   EXPECT_EQ(mmipc::guarded_copy_prefix(out.data(), m.page(1) + 10, out.size()), page - 10);
   EXPECT_EQ(out.substr(0, page - 10), std::string(page - 10, 'b'));
   EXPECT_EQ(mmipc::guarded_copy_prefix(out.data(), m.page(0), 2 * page), 2 * page);
