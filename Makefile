@@ -5,6 +5,8 @@
 #   make demo       build and run the demonstration
 #   make asan       every test suite again under -fsanitize=address,undefined
 #   make bench      benchmarks against the alternatives (Release build)
+#   make stress     the long variants of the load and fault tests (a few minutes)
+#   make fuzz       build the libFuzzer harnesses with clang and run them FUZZ_SECONDS (60)
 #   make install    PREFIX=/usr/local DESTDIR= : library, headers, Tcl packages, Perl module
 #   make format     clang-format the sources; make format-check only checks
 
@@ -12,10 +14,11 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
+FUZZ_SECONDS ?= 60
 
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' '*.h' 2>/dev/null)
 
-.PHONY: all deps build check asan demo install bench stress format format-check clean
+.PHONY: all deps build check asan demo install bench stress fuzz format format-check clean
 
 all: build
 
@@ -27,12 +30,21 @@ build: deps
 	cmake --build build/default -j $(JOBS)
 
 check: build
-	ctest --test-dir build/default --output-on-failure -j $(JOBS)
+	ctest --test-dir build/default --output-on-failure -j $(JOBS) -LE stress
 
 asan: deps
 	cmake --preset asan $(CMAKE_ARGS) >/dev/null
 	cmake --build build/asan -j $(JOBS)
-	ctest --test-dir build/asan --output-on-failure -j $(JOBS)
+	ctest --test-dir build/asan --output-on-failure -j $(JOBS) -LE stress
+
+stress: build
+	ctest --test-dir build/default --output-on-failure -j $(JOBS) -L stress
+
+fuzz:
+	@scripts/install-deps fuzz
+	cmake --preset fuzz $(CMAKE_ARGS) >/dev/null
+	cmake --build build/fuzz -j $(JOBS)
+	scripts/run-fuzzers build/fuzz $(FUZZ_SECONDS)
 
 demo: build
 	@scripts/demo build/default

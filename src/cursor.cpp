@@ -1,18 +1,21 @@
 #include "mmipc/cursor.hpp"
 
+#include <algorithm>
 #include <cerrno>
-#include <cstring>
 
 #include "mmipc/error.hpp"
+#include "mmipc/guarded_copy.hpp"
 #include "mmipc/mapping.hpp"
 
 namespace mmipc {
 
 cursor::cursor(const mapping& region) noexcept : cursor(region.bytes(), region.writable()) {}
 
-std::size_t cursor::read(std::span<std::byte> out) noexcept {
-  const std::size_t count = std::min(out.size(), size_ - pos_);
-  if (count != 0) std::memcpy(out.data(), data_ + pos_, count);
+std::size_t cursor::read(std::span<std::byte> out) {
+  // Like a file at a truncated end: the bytes before a lost page are returned, and the next
+  // read, starting on the lost page, fails.
+  const std::size_t count =
+      guarded_copy_prefix(out.data(), data_ + pos_, std::min(out.size(), size_ - pos_), "read");
   pos_ += count;
   return count;
 }
@@ -32,8 +35,8 @@ std::size_t cursor::write(std::span<const std::byte> in) {
   }
   // At most two pieces: up to the end of the region, then from its start.
   const std::size_t first = std::min(in.size(), size_ - pos);
-  std::memcpy(data_ + pos, in.data(), first);
-  if (first < in.size()) std::memcpy(data_, in.data() + first, in.size() - first);
+  guarded_copy(data_ + pos, in.data(), first, "write");
+  if (first < in.size()) guarded_copy(data_, in.data() + first, in.size() - first, "write");
   pos_ = (pos + in.size()) % size_;
   return total;
 }

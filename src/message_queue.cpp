@@ -192,8 +192,18 @@ void message_queue::unlink(std::string_view name) {
   if (::mq_unlink(path.c_str()) != 0) throw_errno("mq_unlink", name);
 }
 
+namespace {
+
+// mq_send's buffer must not be null even for an empty message, which an empty span may hold.
+const char* send_buffer(std::span<const std::byte> message) {
+  static const char none = 0;
+  return message.empty() ? &none : reinterpret_cast<const char*>(message.data());
+}
+
+}  // namespace
+
 void message_queue::send(std::span<const std::byte> message, unsigned priority) const {
-  const char* data = reinterpret_cast<const char*>(message.data());
+  const char* data = send_buffer(message);
   if (retry_on_eintr([&] { return ::mq_send(mqd_, data, message.size(), priority); }) != 0) {
     throw_errno("mq_send", name_);
   }
@@ -201,7 +211,7 @@ void message_queue::send(std::span<const std::byte> message, unsigned priority) 
 
 bool message_queue::send(std::span<const std::byte> message, unsigned priority,
                          std::chrono::milliseconds timeout) const {
-  const char* data = reinterpret_cast<const char*>(message.data());
+  const char* data = send_buffer(message);
   const timespec at = detail::deadline_after(CLOCK_REALTIME, timeout);
   if (retry_on_eintr([&] { return ::mq_timedsend(mqd_, data, message.size(), priority, &at); }) ==
       0) {

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "mmipc/error.hpp"
+#include "mmipc/guarded_copy.hpp"
 #include "mmipc/ipc_args.hpp"
 
 namespace mmipc {
@@ -161,8 +162,8 @@ std::size_t shared_memory::read_at(std::uint64_t offset, std::span<std::byte> ou
   if (offset >= size()) return 0;
   const std::size_t n = std::min<std::size_t>(out.size(), size() - offset);
   lock_guard guard = lock();
-  std::memcpy(out.data(), map_.data() + offset, n);
-  return n;
+  // The bytes before a page lost to another process's ftruncate, as a file read would.
+  return guarded_copy_prefix(out.data(), map_.data() + offset, n, "read");
 }
 
 std::size_t shared_memory::write_at(std::uint64_t offset, std::span<const std::byte> in) const {
@@ -171,7 +172,7 @@ std::size_t shared_memory::write_at(std::uint64_t offset, std::span<const std::b
   if (offset >= size()) throw_os_error(ENOSPC, "write", name_);
   const std::size_t n = std::min<std::size_t>(in.size(), size() - offset);
   lock_guard guard = lock();
-  std::memcpy(map_.data() + offset, in.data(), n);
+  guarded_copy(map_.data() + offset, in.data(), n, "write");
   return n;
 }
 

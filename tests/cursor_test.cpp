@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "mmipc/error.hpp"
+#include "mmipc/guarded_copy.hpp"
 #include "mmipc/mapping.hpp"
+#include "sigbus_util.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -199,6 +201,54 @@ TEST(CursorTest, RandomOperationsMatchTheReferenceModel) {
       ASSERT_EQ(b.data, ref.data);
     }
   }
+}
+
+// Another process truncates the file under the mapping: the lost pages fail with an error,
+// the process keeps running, and the pages that still exist stay usable.
+TEST(CursorTest, ReadOfPagesLostToTruncationThrows) {
+  mmipc::testing::shrunk_mapping m(4, 2);
+  const std::size_t page = mmipc::mapping::page_size();
+  cursor c(m.map);
+  c.seek(static_cast<std::int64_t>(2 * page));
+  std::string out(10, '\0');
+  try {
+    c.read(std::as_writable_bytes(std::span(out)));
+    FAIL() << "read of a lost page did not fail";
+  } catch (const mmipc::os_error& e) {
+    EXPECT_EQ(e.error_number(), EFAULT);
+    EXPECT_NE(std::string(e.what()).find("shrank"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(c.tell(), 2 * page);  // a failed read does not move the position
+  // A read that runs from a page that exists into one that is gone returns the bytes that
+  // exist, as a file read at a truncated end does; the next read fails.
+  c.seek(static_cast<std::int64_t>(2 * page - 5));
+  EXPECT_EQ(read_string(c, 10), "bbbbb");
+  EXPECT_EQ(c.tell(), 2 * page);
+  EXPECT_THROW(read_string(c, 10), mmipc::lost_pages_error);
+  c.seek(static_cast<std::int64_t>(page - 2));
+  EXPECT_EQ(read_string(c, 4), "aabb");
+}
+
+TEST(CursorTest, WriteToPagesLostToTruncationThrows) {
+  mmipc::testing::shrunk_mapping m(3, 1);
+  const std::size_t page = mmipc::mapping::page_size();
+  cursor c(m.map);
+  c.seek(static_cast<std::int64_t>(page + 7));
+  try {
+    c.write(bytes_of("lost"));
+    FAIL() << "write to a lost page did not fail";
+  } catch (const mmipc::os_error& e) {
+    EXPECT_EQ(e.error_number(), EFAULT);
+  }
+  EXPECT_EQ(c.tell(), page + 7);
+  c.seek(3);
+  EXPECT_EQ(c.write(bytes_of("kept")), 4u);
+  EXPECT_EQ(m.file.contents(), "aaakept" + std::string(page - 7, 'a'));
+  // A cyclic write that wraps from the end (gone) to the start fails as well.
+  c.seek(-2, whence::end);
+  EXPECT_THROW(c.write(bytes_of("wrap")), mmipc::os_error);
+  c.seek(0);
+  EXPECT_EQ(read_string(c, 7), "aaakept");
 }
 
 }  // namespace

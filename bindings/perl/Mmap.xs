@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "mmipc/error.hpp"
+#include "mmipc/guarded_copy.hpp"
 #include "mmipc/mapping.hpp"
 
 #define PERL_NO_GET_CONTEXT
@@ -203,6 +204,34 @@ bool sync_region(const region* r, std::size_t offset, std::size_t length, int fl
   return false;
 }
 
+/* Copies an assigned value into the mapped region, guarded: when another process truncated
+ * the file under the mapping, the copy fails (EFAULT) instead of killing Perl with SIGBUS. */
+bool copy_into_region(char* base, const char* value, std::size_t n, failure& f) noexcept {
+  try {
+    mmipc::guarded_copy(base, value, n, "write");
+    return true;
+  } catch (const mmipc::lost_pages_error& e) {
+    describe(f, e.error_number(),
+             "Sys::Mmap: cannot write to the mapped region: %s (%s) ",
+             e.error_number() == EFAULT ? "the mapped file shrank under the mapping"
+                                        : "I/O error on the mapped file's storage",
+             std::strerror(e.error_number()));
+  } catch (const std::exception& e) {
+    describe(f, EIO, "Sys::Mmap: cannot write to the mapped region: %s ", e.what());
+  }
+  return false;
+}
+
+bool install_guard(failure& f) noexcept {
+  try {
+    mmipc::install_sigbus_guard();
+    return true;
+  } catch (const std::exception& e) {
+    describe(f, EINVAL, "Sys::Mmap: cannot install the SIGBUS guard: %s", e.what());
+  }
+  return false;
+}
+
 /* The one way out with an error: sets $! and croaks (Perl appends " at FILE line N."). */
 [[noreturn]] void fail(pTHX_ const failure& f) {
   if (f.err != 0) SETERRNO(f.err, 0);
@@ -326,12 +355,17 @@ int shared_set(pTHX_ SV* sv, MAGIC* mg) {
   if (!r) return 0;
   char* base = reinterpret_cast<char*>(r->map.data());
   const STRLEN size = r->map.size();
+  failure f;
   if (!(SvPOK(sv) && SvPVX_const(sv) == base && SvLEN(sv) == 0)) {
     if (SvOK(sv)) {
       if (SvUTF8(sv)) sv_utf8_downgrade_nomg(sv, TRUE);
       STRLEN length = 0;
       const char* value = SvPV_nomg_const(sv, length);
-      if (value != base) std::memmove(base, value, std::min(length, size));
+      if (value != base && !copy_into_region(base, value, std::min(length, size), f)) {
+        /* The variable stays the region (what exists of it), then the assignment dies. */
+        point_at(aTHX_ sv, base, size);
+        fail(aTHX_ f);
+      }
     }
     point_at(aTHX_ sv, base, size);
   }
@@ -516,6 +550,9 @@ BOOT:
 {
   HV* stash = gv_stashpv("Sys::Mmap", GV_ADD);
   for (const constant& c : constants) newCONSTSUB(stash, c.name, newSViv(c.value));
+  /* The SIGBUS guard of the module's copies, in place before scripts set $SIG{BUS}. */
+  failure f;
+  if (!install_guard(f)) fail(aTHX_ f);
 }
 
 SV*

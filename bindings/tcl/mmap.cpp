@@ -74,7 +74,7 @@ int input_proc(void* instance, char* buf, int to_read, int* error_code) {
     return static_cast<int>(chan->cursor.read(std::span<std::byte>(
         reinterpret_cast<std::byte*>(buf), static_cast<std::size_t>(to_read))));
   } catch (...) {
-    *error_code = mmipc::tcl::current_exception_errno();
+    *error_code = mmipc::tcl::channel_exception_errno(chan->channel, true);
     return -1;
   }
 }
@@ -87,7 +87,7 @@ int output_proc(void* instance, const char* buf, int to_write, int* error_code) 
     chan->written = true;
     return static_cast<int>(written);
   } catch (...) {
-    *error_code = mmipc::tcl::current_exception_errno();
+    *error_code = mmipc::tcl::channel_exception_errno(chan->channel, false);
     return -1;
   }
 }
@@ -446,6 +446,13 @@ int init(Tcl_Interp* interp) {
   if (Tcl_InitStubs(interp, MMIPC_TCL_STUBS_VERSION, 0) == nullptr) return TCL_ERROR;
   if (mmipc::tcl::refuse_safe_interp(interp, "mmap",
                                      "it gives direct access to files and memory") != TCL_OK) {
+    return TCL_ERROR;
+  }
+  // The SIGBUS guard of the channels' copies, in place before scripts install handlers.
+  if (mmipc::tcl::guarded(interp, [] {
+        mmipc::install_sigbus_guard();
+        return TCL_OK;
+      }) != TCL_OK) {
     return TCL_ERROR;
   }
   if (Tcl_CreateNamespace(interp, "::mmap", nullptr, nullptr) == nullptr) return TCL_ERROR;

@@ -87,6 +87,13 @@ int init(Tcl_Interp* interp) {
                                      "it gives access to system-wide IPC objects") != TCL_OK) {
     return TCL_ERROR;
   }
+  // The SIGBUS guard of the channels' copies, in place before scripts install handlers.
+  if (mmipc::tcl::guarded(interp, [] {
+        mmipc::install_sigbus_guard();
+        return TCL_OK;
+      }) != TCL_OK) {
+    return TCL_ERROR;
+  }
   if (Tcl_CreateNamespace(interp, "::posixipc", nullptr, nullptr) == nullptr) return TCL_ERROR;
   register_mq_commands(interp);
   register_shm_commands(interp);

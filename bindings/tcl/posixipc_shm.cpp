@@ -29,7 +29,7 @@ int input_proc(ClientData instance, char* buf, int to_read, int* error_code) {
   try {
     return static_cast<int>(s->shm.read(std::as_writable_bytes(std::span(buf, to_read))));
   } catch (...) {
-    *error_code = mmipc::tcl::current_exception_errno();
+    *error_code = mmipc::tcl::channel_exception_errno(s->channel, true);
     return -1;
   }
 }
@@ -41,7 +41,7 @@ int output_proc(ClientData instance, const char* buf, int to_write, int* error_c
     // which made Tcl's flush retry forever).
     return static_cast<int>(s->shm.write(std::as_bytes(std::span(buf, to_write))));
   } catch (...) {
-    *error_code = mmipc::tcl::current_exception_errno();
+    *error_code = mmipc::tcl::channel_exception_errno(s->channel, false);
     return -1;
   }
 }

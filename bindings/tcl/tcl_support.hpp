@@ -25,6 +25,7 @@
 #include <string_view>
 
 #include "mmipc/error.hpp"
+#include "mmipc/guarded_copy.hpp"
 
 // ---- Tcl 8.6 / 9 compatibility ------------------------------------------------------------
 
@@ -119,6 +120,47 @@ inline int current_exception_errno() noexcept {
     return ENOMEM;
   } catch (...) {
     return EIO;
+  }
+}
+
+/// errno for an exception caught in a channel driver's input or output procedure, as
+/// current_exception_errno(). When the exception is a lost_pages_error (the mapped file shrank
+/// under the mapping, or its storage failed), also stores on `chan` an error that says so,
+/// which Tcl's read, gets, puts, flush and close report instead of the bare errno text:
+/// `error reading "mmap3": the mapped file shrank under the mapping: bad address`, errorCode
+/// `POSIX EFAULT {bad address}`. Call from inside a catch block.
+inline int channel_exception_errno(Tcl_Channel chan, bool reading) noexcept {
+  try {
+    throw;
+  } catch (const mmipc::lost_pages_error& e) {
+    const int err = e.error_number();
+    if (chan != nullptr) {
+      std::string message = reading ? "error reading \"" : "error writing \"";
+      message += Tcl_GetChannelName(chan);
+      message += err == EFAULT ? "\": the mapped file shrank under the mapping: "
+                               : "\": I/O error on the mapped file's storage: ";
+      message += Tcl_ErrnoMsg(err);
+      // The error as Tcl's channel layer expects it from a driver: return options, then the
+      // message (it sets the interpreter's result and errorCode from them).
+      errno = err;  // Tcl_ErrnoId() names errno
+      Tcl_Obj* code = Tcl_NewListObj(0, nullptr);
+      Tcl_ListObjAppendElement(nullptr, code, Tcl_NewStringObj("POSIX", -1));
+      Tcl_ListObjAppendElement(nullptr, code, Tcl_NewStringObj(Tcl_ErrnoId(), -1));
+      Tcl_ListObjAppendElement(nullptr, code, Tcl_NewStringObj(Tcl_ErrnoMsg(err), -1));
+      Tcl_Obj* error = Tcl_NewListObj(0, nullptr);
+      Tcl_ListObjAppendElement(nullptr, error, Tcl_NewStringObj("-code", -1));
+      Tcl_ListObjAppendElement(nullptr, error, Tcl_NewIntObj(TCL_ERROR));
+      Tcl_ListObjAppendElement(nullptr, error, Tcl_NewStringObj("-level", -1));
+      Tcl_ListObjAppendElement(nullptr, error, Tcl_NewIntObj(0));
+      Tcl_ListObjAppendElement(nullptr, error, Tcl_NewStringObj("-errorcode", -1));
+      Tcl_ListObjAppendElement(nullptr, error, code);
+      Tcl_ListObjAppendElement(nullptr, error,
+                               Tcl_NewStringObj(message.data(), static_cast<int>(message.size())));
+      Tcl_SetChannelError(chan, error);
+    }
+    return err;
+  } catch (...) {
+    return current_exception_errno();
   }
 }
 

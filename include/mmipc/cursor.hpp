@@ -29,11 +29,16 @@ class cursor {
   explicit cursor(const mapping& region) noexcept;
 
   /// Copies up to out.size() bytes from the position into `out` and advances; returns the
-  /// count, 0 at the end.
-  std::size_t read(std::span<std::byte> out) noexcept;
+  /// count, 0 at the end. When the region is mapped pages that are gone (the file shrank
+  /// under the mapping; see guarded_copy.hpp), returns the bytes before the first lost page,
+  /// or throws lost_pages_error (an os_error: EFAULT or EIO) when the position is on one,
+  /// leaving the position unchanged.
+  std::size_t read(std::span<std::byte> out);
 
   /// Writes all of `in` cyclically from the position and advances; returns in.size().
-  /// Throws os_error(EBADF) on a read-only cursor and os_error(ENOSPC) on an empty region.
+  /// Throws os_error(EBADF) on a read-only cursor, os_error(ENOSPC) on an empty region, and
+  /// os_error(EFAULT or EIO) as read() does (the position is then unchanged; the bytes that
+  /// still exist may have been written).
   std::size_t write(std::span<const std::byte> in);
 
   /// Moves the position to `offset` from `origin`; returns the new position. A result outside

@@ -486,8 +486,20 @@ original carry Perl's C< at FILE line N.> (0.20's C<munmap failed!> ended in a n
 
 =item *
 
-If another process truncates a mapped file, touching the pages past its new end kills the
-process with C<SIGBUS>. That is how C<mmap> works; keep mapped files from shrinking.
+If another process truncates a mapped file, the pages past its new end are gone, and
+touching them raises C<SIGBUS>. The module guards its own copies: assigning to a
+C<< Sys::Mmap->new >> variable copies the value into the region, and when that copy meets
+lost pages it dies with C<Sys::Mmap: cannot write to the mapped region: the mapped file
+shrank under the mapping (Bad address)> and C<$!> set to C<EFAULT> (C<EIO> when the file's
+storage failed), instead of killing the process; the variable stays the region, and the
+pages that still exist remain usable.
+
+What cannot be guarded is Perl reading or writing the variable directly: C<substr>,
+regular expressions, C<print>, comparisons and in-place changes of a mapped variable are
+Perl's own ops working on the mapped memory, with no copy made by this module, so touching
+lost pages through them still kills the process with C<SIGBUS>. That is how C<mmap> works;
+keep mapped files from shrinking. A C<$SIG{BUS}> handler replaces the module's guard for the
+copies above too.
 
 =item *
 
