@@ -527,6 +527,17 @@ foreach name $::valid_names {
         if {[file exists $path]} { failure "$path left behind" }
     }
 }
+# Nothing may exist under a name that was refused (a NUL used to slip through as Tcl's
+# two-byte form of it and create "/with\xC0\x80nul").
+foreach dir {/dev/shm /dev/mqueue} {
+    foreach entry [glob -nocomplain -tails -directory $dir *] {
+        if {[string match *with*nul* $entry] || [string match *nnnnnnnnnn* $entry] ||
+            [string match "*sp ace*" $entry] || [string match *\u00e9* $entry]} {
+            failure "$dir/$entry exists"
+            catch {file delete $dir/$entry}
+        }
+    }
+}
 set fds [fd_count]
 set maps [map_count]
 set ours [our_mappings]
