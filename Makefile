@@ -5,6 +5,7 @@
 #   make demo       build and run the demonstration
 #   make asan       every test suite again under -fsanitize=address,undefined
 #   make bench      benchmarks against the alternatives (Release build)
+#   make valgrind   the Tcl and Perl suites under valgrind (memcheck), any error fails
 #   make install    PREFIX=/usr/local DESTDIR= : library, headers, Tcl packages, Perl module
 #   make format     clang-format the sources; make format-check only checks
 
@@ -15,7 +16,7 @@ CMAKE_ARGS ?=
 
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' '*.h' 2>/dev/null)
 
-.PHONY: all deps build check asan demo install bench stress format format-check clean
+.PHONY: all deps build check asan demo install bench stress valgrind format format-check clean
 
 all: build
 
@@ -27,15 +28,19 @@ build: deps
 	cmake --build build/default -j $(JOBS)
 
 check: build
-	ctest --test-dir build/default --output-on-failure -j $(JOBS)
+	ctest --test-dir build/default --output-on-failure -j $(JOBS) -LE stress
 
 asan: deps
 	cmake --preset asan $(CMAKE_ARGS) >/dev/null
 	cmake --build build/asan -j $(JOBS)
-	ctest --test-dir build/asan --output-on-failure -j $(JOBS)
+	ctest --test-dir build/asan --output-on-failure -j $(JOBS) -LE stress
 
 demo: build
 	@scripts/demo build/default
+
+valgrind: build
+	@scripts/install-deps valgrind
+	scripts/valgrind build/default
 
 install: build
 	DESTDIR=$(DESTDIR) cmake --install build/default

@@ -169,7 +169,11 @@ proc random_channel {} {
         0 - 1 - 2 - 3 { if {[llength $::ours]} { return [pick $::ours] } }
         4 { if {[llength $::pipes]} { return [pick $::pipes] } }
         6 - 7 {
-            set closed [lmap c $::seen { expr {[alive $c] && $c ni $::pipes ? [continue] : $c} }]
+            # Closed names, and names Tcl gave again to a newer channel (descriptors are
+            # reused) unless that is a mapped file.
+            set closed [lmap c $::seen {
+                expr {[alive $c] && ($c in $::sources || $c in $::zero) ? [continue] : $c}
+            }]
             if {[llength $closed]} { return [pick $closed] }
         }
         8 { return [pick {mmap999999 posixmq9999 posixshm9999 file9999 mmap-1 posixmq
@@ -312,6 +316,8 @@ proc args_configure {chan} {
 # One random call: returns the command (a list) to run.
 proc random_call {} {
     set chan [our_channel]
+    # Never the mapped files themselves (see random_channel), whatever name reached them.
+    if {$chan in $::sources && $chan ni $::pipes || $chan in $::zero} { set chan file9999 }
     switch [rnd 24] {
         0 - 1 { return [list mmap {*}[args_mmap]] }
         2 { return [list mmap::sync {*}[args_sync]] }
