@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <utility>
 
+#include "deadline.hpp"
 #include "mmipc/ipc_args.hpp"
 
 namespace mmipc {
@@ -37,22 +39,6 @@ bool has_cap_sys_resource() {
     }
   }
   return false;
-}
-
-timespec deadline_after(std::chrono::milliseconds timeout) {
-  // mq_timed* take an absolute CLOCK_REALTIME deadline; computing it once keeps EINTR
-  // retries from extending the wait.
-  timespec now{};
-  ::clock_gettime(CLOCK_REALTIME, &now);
-  auto ms = std::max<std::chrono::milliseconds::rep>(timeout.count(), 0);
-  timespec at{};
-  at.tv_sec = now.tv_sec + static_cast<time_t>(ms / 1000);
-  at.tv_nsec = now.tv_nsec + static_cast<long>(ms % 1000) * 1000000L;
-  if (at.tv_nsec >= 1000000000L) {
-    at.tv_sec += 1;
-    at.tv_nsec -= 1000000000L;
-  }
-  return at;
 }
 
 std::string path_of(const char* file) {
@@ -216,7 +202,7 @@ void message_queue::send(std::span<const std::byte> message, unsigned priority) 
 bool message_queue::send(std::span<const std::byte> message, unsigned priority,
                          std::chrono::milliseconds timeout) const {
   const char* data = reinterpret_cast<const char*>(message.data());
-  const timespec at = deadline_after(timeout);
+  const timespec at = detail::deadline_after(CLOCK_REALTIME, timeout);
   if (retry_on_eintr([&] { return ::mq_timedsend(mqd_, data, message.size(), priority, &at); }) ==
       0) {
     return true;
@@ -235,7 +221,7 @@ std::size_t message_queue::receive(std::span<std::byte> buffer, unsigned* priori
 std::optional<std::size_t> message_queue::receive(std::span<std::byte> buffer, unsigned* priority,
                                                   std::chrono::milliseconds timeout) const {
   char* data = reinterpret_cast<char*>(buffer.data());
-  const timespec at = deadline_after(timeout);
+  const timespec at = detail::deadline_after(CLOCK_REALTIME, timeout);
   ssize_t n =
       retry_on_eintr([&] { return ::mq_timedreceive(mqd_, data, buffer.size(), priority, &at); });
   if (n >= 0) return static_cast<std::size_t>(n);
@@ -259,6 +245,27 @@ mq_attributes message_queue::attributes() const {
   mq_attr attr{};
   if (::mq_getattr(mqd_, &attr) != 0) throw_errno("mq_getattr", name_);
   return {attr.mq_maxmsg, attr.mq_msgsize, attr.mq_curmsgs, (attr.mq_flags & O_NONBLOCK) != 0};
+}
+
+std::size_t message_stream::read(const message_queue& queue, std::span<std::byte> out,
+                                 unsigned& priority) {
+  if (out.empty()) return 0;
+  while (!pending()) {
+    const auto size = static_cast<std::size_t>(queue.message_size());
+    if (out.size() >= size) {
+      // Room for any message: receive straight into the caller's buffer.
+      const std::size_t n = queue.receive(out, &priority);
+      if (n > 0) return n;
+      continue;
+    }
+    rest_.resize(size);
+    pos_ = 0;
+    rest_.resize(queue.receive(rest_, &priority));
+  }
+  const std::size_t n = std::min(out.size(), rest_.size() - pos_);
+  std::memcpy(out.data(), rest_.data() + pos_, n);
+  pos_ += n;
+  return n;
 }
 
 }  // namespace mmipc

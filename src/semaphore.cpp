@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <utility>
 
+#include "deadline.hpp"
 #include "mmipc/error.hpp"
 #include "mmipc/ipc_args.hpp"
 
@@ -56,16 +57,7 @@ bool named_semaphore::try_wait() const {
 
 bool named_semaphore::wait_for(std::chrono::milliseconds timeout) const {
   // sem_clockwait on CLOCK_MONOTONIC: a change of the wall clock cannot stretch the wait.
-  timespec now{};
-  ::clock_gettime(CLOCK_MONOTONIC, &now);
-  auto ms = std::max<std::chrono::milliseconds::rep>(timeout.count(), 0);
-  timespec at{};
-  at.tv_sec = now.tv_sec + static_cast<time_t>(ms / 1000);
-  at.tv_nsec = now.tv_nsec + static_cast<long>(ms % 1000) * 1000000L;
-  if (at.tv_nsec >= 1000000000L) {
-    at.tv_sec += 1;
-    at.tv_nsec -= 1000000000L;
-  }
+  const timespec at = detail::deadline_after(CLOCK_MONOTONIC, timeout);
   if (retry_on_eintr([&] { return ::sem_clockwait(sem_, CLOCK_MONOTONIC, &at); }) == 0) {
     return true;
   }

@@ -14,10 +14,7 @@ namespace {
 
 using mmipc::cursor;
 using mmipc::whence;
-
-std::span<const std::byte> bytes_of(std::string_view s) {
-  return std::as_bytes(std::span(s));
-}
+using mmipc::testing::bytes_of;
 
 std::string read_string(cursor& c, std::size_t n) {
   std::string out(n, '\0');

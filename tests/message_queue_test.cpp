@@ -19,6 +19,9 @@ namespace {
 
 using mmipc::message_queue;
 using mmipc::mq_capacity;
+using mmipc::testing::bytes_of;
+using mmipc::testing::errno_of;
+using mmipc::testing::in_child;
 using namespace std::chrono_literals;
 
 // Every queue name of a test, unlinked when the test ends however it ends. Capacities stay
@@ -30,36 +33,6 @@ struct queue_name {
 };
 
 constexpr mq_capacity small{4, 64};
-
-std::span<const std::byte> bytes_of(std::string_view s) {
-  return std::as_bytes(std::span(s));
-}
-
-int errno_of(auto&& call) {
-  try {
-    call();
-  } catch (const mmipc::os_error& e) {
-    return e.error_number();
-  }
-  return 0;
-}
-
-// Runs `child` in a forked process and returns its exit status (or 128 + signal).
-int in_child(auto&& child) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int code = 1;
-    try {
-      code = child();
-    } catch (...) {
-      code = 99;
-    }
-    ::_exit(code);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 TEST(MessageQueueTest, CreateSendReceiveUnlink) {
   queue_name q;
@@ -266,6 +239,33 @@ bool drop_sys_resource() {
   if (::syscall(SYS_capget, &header, data) != 0) return false;
   data[CAP_SYS_RESOURCE / 32].effective &= ~(1u << (CAP_SYS_RESOURCE % 32));
   return ::syscall(SYS_capset, &header, data) == 0;
+}
+
+std::string stream_read(mmipc::message_stream& stream, const message_queue& mq, std::size_t n,
+                        unsigned& priority) {
+  std::string out(n, '\0');
+  out.resize(stream.read(mq, std::as_writable_bytes(std::span(out)), priority));
+  return out;
+}
+
+TEST(MessageStreamTest, SmallReadsTakeWholeMessagesInPieces) {
+  queue_name q;
+  auto mq = message_queue::open(q, O_RDWR | O_CREAT | O_NONBLOCK, 0600, small);
+  mq.send(bytes_of("abcdef"), 3);
+  mq.send(bytes_of(""), 9);  // skipped: a stream cannot show an empty message
+  mq.send(bytes_of("xyz"), 1);
+  mmipc::message_stream stream;
+  unsigned priority = 0;
+  // The empty message has the highest priority: it is received and skipped first.
+  EXPECT_EQ(stream_read(stream, mq, 4, priority), "abcd");
+  EXPECT_EQ(priority, 3u);
+  EXPECT_TRUE(stream.pending());
+  EXPECT_EQ(stream_read(stream, mq, 4, priority), "ef");
+  EXPECT_FALSE(stream.pending());
+  EXPECT_EQ(stream_read(stream, mq, 100, priority), "xyz");  // >= message size: direct
+  EXPECT_EQ(priority, 1u);
+  EXPECT_EQ(errno_of([&] { stream_read(stream, mq, 4, priority); }), EAGAIN);
+  EXPECT_EQ(stream_read(stream, mq, 0, priority), "");
 }
 
 TEST(MessageQueueTest, UnprivilegedOversizeNamesMsgMaxAndItsValue) {

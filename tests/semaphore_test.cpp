@@ -14,21 +14,13 @@
 namespace {
 
 using mmipc::named_semaphore;
+using mmipc::testing::errno_of;
 using namespace std::chrono_literals;
 
 struct sem_name {
   std::string name = "/" + mmipc::testing::unique_name("mmipc-sem");
   ~sem_name() { ::sem_unlink(name.c_str()); }
 };
-
-int errno_of(auto&& call) {
-  try {
-    call();
-  } catch (const mmipc::os_error& e) {
-    return e.error_number();
-  }
-  return 0;
-}
 
 TEST(NamedSemaphoreTest, CountsDownAndUp) {
   sem_name n;

@@ -20,6 +20,8 @@ namespace {
 
 using mmipc::shared_memory;
 using mmipc::whence;
+using mmipc::testing::bytes_of;
+using mmipc::testing::errno_of;
 using namespace std::chrono_literals;
 
 // A name whose object and semaphore are removed when the test ends, however it ends.
@@ -31,23 +33,10 @@ struct shm_name {
   }
 };
 
-std::span<const std::byte> bytes_of(std::string_view s) {
-  return std::as_bytes(std::span(s));
-}
-
 std::string read_string(shared_memory& shm, std::size_t n) {
   std::string out(n, '\0');
   out.resize(shm.read(std::as_writable_bytes(std::span(out))));
   return out;
-}
-
-int errno_of(auto&& call) {
-  try {
-    call();
-  } catch (const mmipc::os_error& e) {
-    return e.error_number();
-  }
-  return 0;
 }
 
 std::string message_of(auto&& call) {

@@ -3,15 +3,54 @@
 // are unique to this test run.
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
+#include "mmipc/error.hpp"
+
 namespace mmipc::testing {
+
+/// The bytes of a string, for the core's span-based read/write calls.
+inline std::span<const std::byte> bytes_of(std::string_view s) {
+  return std::as_bytes(std::span(s));
+}
+
+/// Runs `call`; returns the errno of the mmipc::os_error it throws, or 0 when it returns.
+inline int errno_of(auto&& call) {
+  try {
+    call();
+  } catch (const mmipc::os_error& e) {
+    return e.error_number();
+  }
+  return 0;
+}
+
+/// Runs `child` (returning an exit code) in a forked process and returns its exit status, 99
+/// when it threw, or 128 + the signal that killed it.
+inline int in_child(auto&& child) {
+  pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    int code = 1;
+    try {
+      code = child();
+    } catch (...) {
+      code = 99;
+    }
+    ::_exit(code);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
 
 /// A name unique to this process and call, for files, queues and shared memory objects.
 inline std::string unique_name(std::string_view stem) {

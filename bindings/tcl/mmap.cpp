@@ -40,10 +40,9 @@ struct mmap_channel {
   mmipc::mapping region;
   mmipc::cursor cursor;
   Tcl_Channel channel = nullptr;
-  int mode = 0;                    // TCL_READABLE and/or TCL_WRITABLE
-  int watch_mask = 0;              // events Tcl asked to hear about
-  Tcl_TimerToken timer = nullptr;  // pending readiness notification, in the owning thread
-  bool written = false;            // written since the last synchronous msync
+  int mode = 0;                     // TCL_READABLE and/or TCL_WRITABLE
+  mmipc::tcl::always_ready events;  // chan event notifications
+  bool written = false;             // written since the last synchronous msync
 };
 
 // ---- channel driver procedures ------------------------------------------------------------
@@ -52,7 +51,6 @@ int close_proc(void* instance, Tcl_Interp* /*interp*/, int flags) {
   // Half-closing a mapping means nothing; Tcl then closes the whole channel as for files.
   if ((flags & (TCL_CLOSE_READ | TCL_CLOSE_WRITE)) != 0) return EINVAL;
   auto* chan = static_cast<mmap_channel*>(instance);
-  if (chan->timer != nullptr) Tcl_DeleteTimerHandler(chan->timer);
   int result = 0;
   // Durability: what was written through a shared mapping reaches the disk before close
   // returns (the destructor never syncs implicitly).
@@ -175,34 +173,9 @@ int get_option_proc(void* instance, Tcl_Interp* interp, const char* name,
   return Tcl_BadChannelOption(interp, name, "length offset shared");
 }
 
-void notify_proc(void* instance);
-
-void arm_timer(mmap_channel* chan) {
-  // Delay 0: ready at the next pass of the event loop, as select() reports a regular file.
-  if (chan->timer == nullptr) chan->timer = Tcl_CreateTimerHandler(0, notify_proc, chan);
-}
-
-void notify_proc(void* instance) {
-  auto* chan = static_cast<mmap_channel*>(instance);
-  chan->timer = nullptr;
-  const int ready = chan->watch_mask & chan->mode;
-  if (ready == 0) return;
-  // Re-arm before notifying: a handler may close the channel, and close deletes the timer.
-  arm_timer(chan);
-  Tcl_NotifyChannel(chan->channel, ready);
-}
-
 void watch_proc(void* instance, int mask) {
   auto* chan = static_cast<mmap_channel*>(instance);
-  // Memory is always ready: a watched channel is notified on every pass of the event loop,
-  // like a regular file.
-  chan->watch_mask = mask & chan->mode;
-  if (chan->watch_mask != 0) {
-    arm_timer(chan);
-  } else if (chan->timer != nullptr) {
-    Tcl_DeleteTimerHandler(chan->timer);
-    chan->timer = nullptr;
-  }
+  chan->events.watch(chan->channel, mask, chan->mode);
 }
 
 int get_handle_proc(void* /*instance*/, int /*direction*/, void** /*handle*/) {
@@ -214,14 +187,9 @@ int block_mode_proc(void* /*instance*/, int /*mode*/) {
 }
 
 void thread_action_proc(void* instance, int action) {
-  auto* chan = static_cast<mmap_channel*>(instance);
   // Timers belong to the thread that created them: drop ours when the channel is cut from
   // this thread (thread::transfer). The new thread re-arms it through watchProc.
-  if (action == TCL_CHANNEL_THREAD_REMOVE && chan->timer != nullptr) {
-    Tcl_DeleteTimerHandler(chan->timer);
-    chan->timer = nullptr;
-    chan->watch_mask = 0;
-  }
+  if (action == TCL_CHANNEL_THREAD_REMOVE) static_cast<mmap_channel*>(instance)->events.stop();
 }
 
 int truncate_proc(void* /*instance*/, Tcl_WideInt /*length*/) {

@@ -32,16 +32,12 @@ struct mq_channel {
   std::size_t msgsize = 0;     // the queue's message size
   unsigned priority = 0;       // -priority: for messages written through the channel
   unsigned last_priority = 0;  // -lastpriority
-  // The rest of a message received for a read that asked for fewer than msgsize bytes
-  // (Tcl does so when its buffer is partly filled). mq_receive needs a msgsize buffer, so
-  // the message is received here and handed out over the following reads.
-  std::vector<char> leftover;
-  std::size_t leftover_pos = 0;
+  // Tcl asks for fewer than msgsize bytes when its buffer is partly filled: the stream keeps
+  // the rest of such a message for the following reads.
+  mmipc::message_stream stream;
   int watch_mask = 0;
   bool file_handler = false;
   Tcl_TimerToken timer = nullptr;
-
-  bool has_leftover() const { return leftover_pos < leftover.size(); }
 };
 
 // ---- channel driver -----------------------------------------------------------------------
@@ -49,31 +45,9 @@ struct mq_channel {
 int input_proc(ClientData instance, char* buf, int to_read, int* error_code) {
   auto* q = static_cast<mq_channel*>(instance);
   try {
-    if (!q->has_leftover()) {
-      for (;;) {
-        std::size_t n = 0;
-        unsigned priority = 0;
-        if (static_cast<std::size_t>(to_read) >= q->msgsize) {
-          n = q->queue.receive(std::as_writable_bytes(std::span(buf, to_read)), &priority);
-          q->last_priority = priority;
-          // An empty message carries no bytes, and returning 0 would tell Tcl "end of file",
-          // which a queue never reaches: wait for (or, non-blocking, report) the next one.
-          if (n > 0) return static_cast<int>(n);
-          continue;
-        }
-        q->leftover.resize(q->msgsize);
-        n = q->queue.receive(std::as_writable_bytes(std::span(q->leftover)), &priority);
-        q->last_priority = priority;
-        q->leftover.resize(n);
-        q->leftover_pos = 0;
-        if (n > 0) break;
-      }
-    }
-    const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(to_read),
-                                                q->leftover.size() - q->leftover_pos);
-    std::memcpy(buf, q->leftover.data() + q->leftover_pos, n);
-    q->leftover_pos += n;
-    return static_cast<int>(n);
+    return static_cast<int>(q->stream.read(
+        q->queue, std::as_writable_bytes(std::span(buf, static_cast<std::size_t>(to_read))),
+        q->last_priority));
   } catch (...) {
     *error_code = mmipc::tcl::current_exception_errno();
     return -1;
@@ -205,7 +179,7 @@ void leftover_ready(ClientData instance) {
   auto* q = static_cast<mq_channel*>(instance);
   q->timer = nullptr;
   // Part of a message waits in our own buffer: the descriptor would not say so.
-  if ((q->watch_mask & TCL_READABLE) && q->has_leftover())
+  if ((q->watch_mask & TCL_READABLE) && q->stream.pending())
     Tcl_NotifyChannel(q->channel, TCL_READABLE);
 }
 
@@ -218,7 +192,7 @@ void watch_proc(ClientData instance, int mask) {
   // readable when a message waits, writable when there is room.
   Tcl_CreateFileHandler(q->queue.native_handle(), q->watch_mask, file_ready, q);
   q->file_handler = true;
-  if ((q->watch_mask & TCL_READABLE) && q->has_leftover()) {
+  if ((q->watch_mask & TCL_READABLE) && q->stream.pending()) {
     q->timer = Tcl_CreateTimerHandler(0, leftover_ready, q);
   }
 }

@@ -21,8 +21,7 @@ struct shm_channel {
   mmipc::shared_memory shm;
   Tcl_Channel channel = nullptr;
   int mode = 0;
-  int watch_mask = 0;
-  Tcl_TimerToken timer = nullptr;
+  mmipc::tcl::always_ready events;  // chan event notifications
 };
 
 int input_proc(ClientData instance, char* buf, int to_read, int* error_code) {
@@ -66,17 +65,9 @@ int seek_proc(ClientData instance, long offset, int mode, int* error_code) {
 }
 #endif
 
-void delete_timer(shm_channel* s) {
-  if (s->timer != nullptr) {
-    Tcl_DeleteTimerHandler(s->timer);
-    s->timer = nullptr;
-  }
-}
-
 int close_proc(ClientData instance, Tcl_Interp* /*interp*/, int flags) {
   if ((flags & (TCL_CLOSE_READ | TCL_CLOSE_WRITE)) != 0) return EINVAL;
   auto* s = static_cast<shm_channel*>(instance);
-  delete_timer(s);
   delete s;
   return 0;
 }
@@ -104,24 +95,9 @@ int get_option_proc(ClientData instance, Tcl_Interp* interp, const char* name, T
   return Tcl_BadChannelOption(interp, name, "size");
 }
 
-void timer_proc(ClientData instance) {
-  auto* s = static_cast<shm_channel*>(instance);
-  s->timer = nullptr;
-  // Memory is always ready: keep notifying for as long as the script watches.
-  if (s->watch_mask != 0) {
-    s->timer = Tcl_CreateTimerHandler(0, timer_proc, s);
-    Tcl_NotifyChannel(s->channel, s->watch_mask);
-  }
-}
-
 void watch_proc(ClientData instance, int mask) {
   auto* s = static_cast<shm_channel*>(instance);
-  s->watch_mask = mask & s->mode;
-  if (s->watch_mask == 0) {
-    delete_timer(s);
-  } else if (s->timer == nullptr) {
-    s->timer = Tcl_CreateTimerHandler(0, timer_proc, s);
-  }
+  s->events.watch(s->channel, mask, s->mode);
 }
 
 int get_handle_proc(ClientData instance, int /*direction*/, ClientData* handle) {
@@ -135,11 +111,8 @@ int block_mode_proc(ClientData /*instance*/, int /*mode*/) {
 }
 
 void thread_action_proc(ClientData instance, int action) {
-  if (action == TCL_CHANNEL_THREAD_REMOVE) {
-    auto* s = static_cast<shm_channel*>(instance);
-    delete_timer(s);
-    s->watch_mask = 0;
-  }
+  // Timers belong to the thread that created them; the new thread re-arms through watchProc.
+  if (action == TCL_CHANNEL_THREAD_REMOVE) static_cast<shm_channel*>(instance)->events.stop();
 }
 
 const Tcl_ChannelType shm_channel_type = {

@@ -179,4 +179,56 @@ inline Tcl_Obj* new_size_obj(std::uint64_t value) {
   return Tcl_NewWideIntObj(static_cast<Tcl_WideInt>(value));
 }
 
+// ---- events --------------------------------------------------------------------------------
+
+/// Readiness of a channel over memory, which is always readable and writable: while Tcl
+/// watches it, the channel is notified on every pass of the event loop (a 0 ms timer in the
+/// thread that owns the channel), as select() reports a regular file. A driver calls watch()
+/// from its watchProc and stop() when it closes or leaves its thread (timers are per thread;
+/// the new thread re-arms through watchProc).
+class always_ready {
+ public:
+  always_ready() = default;
+  always_ready(const always_ready&) = delete;
+  always_ready& operator=(const always_ready&) = delete;
+  ~always_ready() { stop(); }
+
+  /// Notifies `channel` of the events in `mask` that `mode` allows (none: stops).
+  void watch(Tcl_Channel channel, int mask, int mode) {
+    channel_ = channel;
+    mask_ = mask & mode;
+    if (mask_ == 0) {
+      stop();
+    } else if (timer_ == nullptr) {
+      timer_ = Tcl_CreateTimerHandler(0, fire, this);
+    }
+  }
+
+  /// Stops notifying.
+  void stop() noexcept {
+    mask_ = 0;
+    if (timer_ != nullptr) {
+      Tcl_DeleteTimerHandler(timer_);
+      timer_ = nullptr;
+    }
+  }
+
+ private:
+  static void fire(void* instance) {
+    auto* self = static_cast<always_ready*>(instance);
+    self->timer_ = nullptr;
+    if (self->mask_ == 0) return;
+    // Re-arm before notifying, and touch nothing after: a handler may close the channel,
+    // which destroys this object (and deletes the new timer).
+    Tcl_Channel channel = self->channel_;
+    const int mask = self->mask_;
+    self->timer_ = Tcl_CreateTimerHandler(0, fire, self);
+    Tcl_NotifyChannel(channel, mask);
+  }
+
+  Tcl_Channel channel_ = nullptr;
+  int mask_ = 0;
+  Tcl_TimerToken timer_ = nullptr;
+};
+
 }  // namespace mmipc::tcl

@@ -20,6 +20,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mmipc/error.hpp"
 
@@ -132,6 +133,24 @@ class message_queue {
   message_queue(mqd_t mqd, std::string name) noexcept : mqd_(mqd), name_(std::move(name)) {}
   mqd_t mqd_ = static_cast<mqd_t>(-1);
   std::string name_;
+};
+
+/// A queue read as a stream of bytes, as a channel driver needs it: a read smaller than the
+/// message size still receives a whole message (mq_receive requires a full-size buffer) and
+/// keeps the rest for the following reads, so no message is ever cut or refused as too long.
+/// Empty messages are skipped: a stream cannot show them, and 0 bytes would mean end of file.
+class message_stream {
+ public:
+  /// Copies up to out.size() bytes: the rest of the pending message, or else the next message
+  /// (blocking or not, as the queue is). When a message is received, stores its priority in
+  /// `priority`. Throws what message_queue::receive throws (EAGAIN when non-blocking).
+  std::size_t read(const message_queue& queue, std::span<std::byte> out, unsigned& priority);
+  /// True while part of a received message waits to be read.
+  bool pending() const noexcept { return pos_ < rest_.size(); }
+
+ private:
+  std::vector<std::byte> rest_;
+  std::size_t pos_ = 0;
 };
 
 }  // namespace mmipc
