@@ -7,6 +7,7 @@
 #   make bench      benchmarks against the alternatives (Release build)
 #   make stress     the long variants of the load and fault tests (a few minutes)
 #   make fuzz       build the libFuzzer harnesses with clang and run them FUZZ_SECONDS (60)
+#   make valgrind   the Tcl and Perl suites under valgrind (memcheck), any error fails
 #   make install    PREFIX=/usr/local DESTDIR= : library, headers, Tcl packages, Perl module
 #   make format     clang-format the sources; make format-check only checks
 
@@ -18,7 +19,7 @@ FUZZ_SECONDS ?= 60
 
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' '*.h' 2>/dev/null)
 
-.PHONY: all deps build check asan demo install bench stress fuzz format format-check clean
+.PHONY: all deps build check asan demo install bench stress fuzz valgrind format format-check clean
 
 all: build
 
@@ -48,6 +49,10 @@ fuzz:
 
 demo: build
 	@scripts/demo build/default
+
+valgrind: build
+	@scripts/install-deps valgrind
+	scripts/valgrind build/default
 
 install: build
 	DESTDIR=$(DESTDIR) cmake --install build/default

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <bit>
@@ -177,11 +178,17 @@ mapping mapping::map(int fd, std::uint64_t offset, std::optional<std::uint64_t> 
                "length " + std::to_string(region) + " is too large");
   }
 
-  const std::size_t base_length = static_cast<std::size_t>(region + delta);
+  // /dev/zero reads as zeros at every offset, but a shared mapping of it is a new shm object
+  // as large as the mapping, placed at the offset's page: pages past the object's end would
+  // kill the process with SIGBUS when touched. Its offset changes nothing else, so map it at 0.
+  const bool dev_zero = S_ISCHR(st.st_mode) && st.st_rdev == ::makedev(1, 5);
+  const std::uint64_t map_delta = dev_zero ? 0 : delta;
+  const std::uint64_t map_offset = dev_zero ? 0 : offset - delta;
+  const std::size_t base_length = static_cast<std::size_t>(region + map_delta);
   void* base = ::mmap(nullptr, base_length, protection_of(options), flags_of(options), fd,
-                      static_cast<off_t>(offset - delta));
+                      static_cast<off_t>(map_offset));
   if (base == MAP_FAILED) throw_errno("mmap", name);
-  return mapping(base, base_length, static_cast<std::size_t>(delta),
+  return mapping(base, base_length, static_cast<std::size_t>(map_delta),
                  static_cast<std::size_t>(region), offset, options.access, options.shared);
 }
 

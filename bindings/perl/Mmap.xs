@@ -70,6 +70,10 @@ struct region {
   bool tainted;                   /* file data: tainted under -T */
   std::atomic<long> owners{1};    /* mmap()/new() variables, in every interpreter */
   std::atomic<long> refs{1};      /* owners plus hardwired variables */
+  /* Variables hardwired into the region, with their interpreter (guarded by registry_mutex):
+   * made undef as soon as the last owner lets go, outside any magic callback, because a get
+   * hook cannot make a variable writable again (Perl restores SvREADONLY after the hook). */
+  std::vector<std::pair<void*, SV*>> views{};
 };
 
 /* Regions that still have an owner: what hardwire() may point into. */
@@ -105,11 +109,36 @@ void add_to_registry(region* r) noexcept {
   }
 }
 
-/* Drops one reference (and one owner when `owner`); the last one unmaps. */
-void release(region* r, bool owner) noexcept {
+void forget_view(region* r, SV* sv) noexcept {
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  std::erase_if(r->views, [&](const auto& view) { return view.second == sv; });
+}
+
+void detach_orphan(pTHX_ SV* sv, region* r);
+
+/* Drops one reference (and one owner when `owner`); the last one unmaps. When the last owner
+ * goes, the variables of this interpreter hardwired into the region become undef now (those
+ * cloned into other threads notice on their next read). */
+void release(pTHX_ region* r, bool owner) noexcept {
+  bool last = false;
   if (owner) {
     std::lock_guard<std::mutex> lock(registry_mutex);
-    if (r->owners.fetch_sub(1) == 1) std::erase(registry, r);
+    last = r->owners.fetch_sub(1) == 1;
+    if (last) std::erase(registry, r);
+  }
+  while (last) {
+    /* In batches, so no allocation is needed; each detach takes its variable out of views
+     * and drops its reference (ours keeps r alive meanwhile). */
+    SV* batch[64];
+    std::size_t count = 0;
+    {
+      std::lock_guard<std::mutex> lock(registry_mutex);
+      for (const auto& [interp, sv] : r->views) {
+        if (interp == static_cast<void*>(aTHX) && count < std::size(batch)) batch[count++] = sv;
+      }
+    }
+    if (count == 0) break;
+    for (std::size_t i = 0; i < count; ++i) detach_orphan(aTHX_ batch[i], r);
   }
   if (r->refs.fetch_sub(1) == 1) delete r;
 }
@@ -292,13 +321,25 @@ void detach(pTHX_ SV* sv, MAGIC* mg) {
   region* r = region_of(mg);
   if (!r) return;
   mg->mg_ptr = nullptr;
+  if (!is_owner(mg)) forget_view(r, sv);
   if (points_into(sv, r)) {
     SvREADONLY_off(sv);
     SvPV_set(sv, nullptr);
     SvCUR_set(sv, 0);
     SvOK_off(sv);
   }
-  release(r, is_owner(mg));
+  release(aTHX_ r, is_owner(mg));
+}
+
+/* A variable hardwired into `r`, whose last owner is gone. */
+void detach_orphan(pTHX_ SV* sv, region* r) {
+  for (MAGIC* mg = SvMAGIC(sv); mg; mg = mg->mg_moremagic) {
+    if (mg->mg_type == PERL_MAGIC_ext && mg->mg_virtual == &hardwire_vtbl && region_of(mg) == r) {
+      detach(aTHX_ sv, mg);
+      return;
+    }
+  }
+  forget_view(r, sv); /* its magic went another way: just stop tracking it */
 }
 
 int owner_free(pTHX_ SV* sv, MAGIC* mg) {
@@ -458,6 +499,14 @@ void attach(pTHX_ SV* var, region* r, const MGVTBL* vtbl, char* data, STRLEN siz
   }
   MAGIC* mg = sv_magicext(var, nullptr, PERL_MAGIC_ext, vtbl, reinterpret_cast<const char*>(r), 0);
   mg->mg_flags |= MGf_DUP | MGf_LOCAL;
+  if (vtbl == &hardwire_vtbl) {
+    std::lock_guard<std::mutex> lock(registry_mutex);
+    try {
+      r->views.emplace_back(static_cast<void*>(aTHX), var);
+    } catch (...) {
+      /* Out of memory: this variable notices on its next read instead. */
+    }
+  }
   /* After ours, so that on assignment Perl's taint hook runs first and ours re-taints. */
   if (r->tainted) SvTAINTED_on(var);
   if (!r->map.writable()) SvREADONLY_on(var);

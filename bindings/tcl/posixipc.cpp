@@ -33,6 +33,14 @@ int os_error_result(Tcl_Interp* interp, std::string_view kind, const mmipc::os_e
   return TCL_ERROR;
 }
 
+std::string native_name(std::string_view name) {
+  Tcl_DString native;
+  Tcl_UtfToExternalDString(nullptr, name.data(), static_cast<Tcl_Size>(name.size()), &native);
+  std::string out(Tcl_DStringValue(&native), static_cast<std::size_t>(Tcl_DStringLength(&native)));
+  Tcl_DStringFree(&native);
+  return out;
+}
+
 std::vector<std::string_view> words(int objc, Tcl_Obj* const objv[], int first) {
   std::vector<std::string_view> out;
   for (int i = first; i < objc; ++i) {

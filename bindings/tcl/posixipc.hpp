@@ -44,6 +44,12 @@ int run(Tcl_Interp* interp, std::string_view kind, Body&& body) noexcept {
   });
 }
 
+/// A queue or object name as the system must see it: in the system encoding, as Tcl gives
+/// file names to the system. Tcl keeps strings in its own UTF-8, where a NUL is two other
+/// bytes ("\xC0\x80"), so without this "/a\0b" would create an object under that mangled
+/// name instead of being refused for its NUL.
+std::string native_name(std::string_view name);
+
 /// The words objv[first..objc) as string views (valid while the objects live).
 std::vector<std::string_view> words(int objc, Tcl_Obj* const objv[], int first);
 

@@ -265,8 +265,8 @@ int open_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
                                                                    : 8192)};
     }
     auto q = std::make_unique<mq_channel>();
-    q->queue = mmipc::message_queue::open(request.name, request.access.flags, request.permissions,
-                                          capacity);
+    q->queue = mmipc::message_queue::open(native_name(request.name), request.access.flags,
+                                          request.permissions, capacity);
     q->msgsize = static_cast<std::size_t>(q->queue.message_size());
     q->priority = request.priority;
     const int access = request.access.flags & O_ACCMODE;
@@ -413,7 +413,7 @@ int unlink_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv
     return TCL_ERROR;
   }
   return run(interp, kind, [&] {
-    mmipc::message_queue::unlink(Tcl_GetString(objv[1]));
+    mmipc::message_queue::unlink(native_name(Tcl_GetString(objv[1])));
     return TCL_OK;
   });
 }

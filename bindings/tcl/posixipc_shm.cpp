@@ -147,8 +147,8 @@ int open_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
     }
     auto s = std::make_unique<shm_channel>();
     try {
-      s->shm = mmipc::shared_memory::open(request.name, request.access.flags, request.permissions,
-                                          request.size);
+      s->shm = mmipc::shared_memory::open(native_name(request.name), request.access.flags,
+                                          request.permissions, request.size);
     } catch (const mmipc::os_error& e) {
       if (e.error_number() == EACCES && (request.access.flags & O_ACCMODE) == O_WRONLY &&
           e.op() == "shm_open") {
@@ -182,7 +182,7 @@ int unlink_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv
     return TCL_ERROR;
   }
   return run(interp, kind, [&] {
-    mmipc::shared_memory::unlink(Tcl_GetString(objv[1]));
+    mmipc::shared_memory::unlink(native_name(Tcl_GetString(objv[1])));
     return TCL_OK;
   });
 }

@@ -167,6 +167,11 @@ With fewer than two arguments it warns C<Usage: Sys::Mmap-E<gt>new( $var, $desir
 $optFile );> and returns undef; when the file cannot be opened it warns C<mmap: could not
 open file 'FILE' for append r/w> and returns undef. Other errors die as C<mmap> does.
 
+The file is opened with Perl's C<open>, like any path a program names: a missing file is
+created with mode 0666 less the umask, and a symbolic link at that path is followed (it is
+the caller's own name for the file). No other path is ever opened, and no descriptor is
+kept once the region is mapped.
+
 The 0.20 interface C<tie $var, 'Sys::Mmap', LENGTH, OPTIONALFILENAME> still works, for
 scripts that used it directly; it costs a copy of the region on every read, as it did.
 

@@ -1,0 +1,7 @@
+# Not a package: the suites that test both Tcl packages together (or one command apart),
+# over what mmap.cmake and posixipc.cmake stage.
+mmipc_tcl_suite(mmap-read)                    # mmap::read, the one-copy read
+mmipc_tcl_suite(reliability STRESS MQUEUE)    # SIGBUS: files and objects shrinking under us
+mmipc_tcl_suite(badinput STRESS MQUEUE)       # random argument lists to every command
+mmipc_tcl_suite(leaks STRESS MQUEUE)          # 100,000 channels opened and closed
+mmipc_tcl_suite(security MQUEUE)              # close-on-exec, names, modes, O_EXCL, links
