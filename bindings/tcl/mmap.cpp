@@ -443,18 +443,9 @@ int read_command(void* /*data*/, Tcl_Interp* interp, int objc, Tcl_Obj* const ob
 }
 
 int init(Tcl_Interp* interp) {
-  if (Tcl_InitStubs(interp, MMIPC_TCL_STUBS_VERSION, 0) == nullptr) return TCL_ERROR;
-  if (mmipc::tcl::refuse_safe_interp(interp, "mmap",
-                                     "it gives direct access to files and memory") != TCL_OK) {
+  if (mmipc::tcl::init_package(interp, "mmap", "it gives direct access to files and memory") !=
+      TCL_OK)
     return TCL_ERROR;
-  }
-  // The SIGBUS guard of the channels' copies, in place before scripts install handlers.
-  if (mmipc::tcl::guarded(interp, [] {
-        mmipc::install_sigbus_guard();
-        return TCL_OK;
-      }) != TCL_OK) {
-    return TCL_ERROR;
-  }
   if (Tcl_CreateNamespace(interp, "::mmap", nullptr, nullptr) == nullptr) return TCL_ERROR;
   Tcl_CreateObjCommand(interp, "::mmap", mmap_command, nullptr, nullptr);
   Tcl_CreateObjCommand(interp, "::mmap::sync", sync_command, nullptr, nullptr);

@@ -90,18 +90,9 @@ Tcl_Config config[] = {
 };
 
 int init(Tcl_Interp* interp) {
-  if (Tcl_InitStubs(interp, MMIPC_TCL_STUBS_VERSION, 0) == nullptr) return TCL_ERROR;
-  if (mmipc::tcl::refuse_safe_interp(interp, PACKAGE_NAME,
-                                     "it gives access to system-wide IPC objects") != TCL_OK) {
+  if (mmipc::tcl::init_package(interp, PACKAGE_NAME,
+                               "it gives access to system-wide IPC objects") != TCL_OK)
     return TCL_ERROR;
-  }
-  // The SIGBUS guard of the channels' copies, in place before scripts install handlers.
-  if (mmipc::tcl::guarded(interp, [] {
-        mmipc::install_sigbus_guard();
-        return TCL_OK;
-      }) != TCL_OK) {
-    return TCL_ERROR;
-  }
   if (Tcl_CreateNamespace(interp, "::posixipc", nullptr, nullptr) == nullptr) return TCL_ERROR;
   register_mq_commands(interp);
   register_shm_commands(interp);

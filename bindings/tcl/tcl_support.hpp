@@ -216,6 +216,18 @@ inline int refuse_safe_interp(Tcl_Interp* interp, std::string_view package,
   return error(interp, message, "MMIPC SAFE");
 }
 
+/// What every package's Init does first: binds the stubs table, refuses a safe interpreter
+/// (with `reason`), and installs the SIGBUS guard of the channels' copies before scripts
+/// install handlers of their own. Returns TCL_OK or TCL_ERROR with the result set.
+inline int init_package(Tcl_Interp* interp, std::string_view package, std::string_view reason) {
+  if (Tcl_InitStubs(interp, MMIPC_TCL_STUBS_VERSION, 0) == nullptr) return TCL_ERROR;
+  if (refuse_safe_interp(interp, package, reason) != TCL_OK) return TCL_ERROR;
+  return guarded(interp, [] {
+    mmipc::install_sigbus_guard();
+    return TCL_OK;
+  });
+}
+
 /// A new Tcl integer for an unsigned 64-bit size or offset.
 inline Tcl_Obj* new_size_obj(std::uint64_t value) {
   return Tcl_NewWideIntObj(static_cast<Tcl_WideInt>(value));
