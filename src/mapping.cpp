@@ -231,6 +231,9 @@ void mapping::sync(sync_mode mode, bool invalidate) const {
 
 void mapping::sync(std::size_t offset, std::size_t length, sync_mode mode, bool invalidate) const {
   auto pages = pages_of(offset, length, "msync");
+  // Pages no one can write hold nothing to write back (valgrind also reports msync of
+  // PROT_NONE pages as an access to unaddressable memory).
+  if (access_ == access_mode::none) return;
   int flags = mode == sync_mode::sync ? MS_SYNC : MS_ASYNC;
   if (invalidate) flags |= MS_INVALIDATE;
   if (::msync(pages.data(), pages.size(), flags) != 0) throw_errno("msync");

@@ -269,6 +269,18 @@ TEST(MappingTest, SyncAdviseLockOnUnalignedRegions) {
   EXPECT_THROW(empty.sync(), mmipc::os_error);
 }
 
+TEST(MappingTest, SyncOfInaccessiblePagesIsANoOp) {
+  // PROT_NONE pages cannot have been written through this mapping: nothing to write back.
+  temp_file file(pattern(3 * mapping::page_size()));
+  auto fd = mmipc::unique_fd::open(file.path(), O_RDWR);
+  map_options none;
+  none.access = access_mode::none;
+  auto m = mapping::map(fd.get(), 5, 2 * mapping::page_size(), none);
+  EXPECT_NO_THROW(m.sync());
+  EXPECT_NO_THROW(m.sync(1, 10, mmipc::sync_mode::async, true));
+  EXPECT_THROW(m.sync(m.size() + 1, 1), std::invalid_argument);
+}
+
 TEST(MappingTest, HugePageSizeMustBeAPowerOfTwo) {
   map_options o = read_write();
   o.huge_page_size = 3 * 1024 * 1024;
