@@ -22,16 +22,11 @@ using mmipc::mq_capacity;
 using mmipc::testing::bytes_of;
 using mmipc::testing::errno_of;
 using mmipc::testing::in_child;
+using mmipc::testing::queue_name;
 using namespace std::chrono_literals;
 
-// Every queue name of a test, unlinked when the test ends however it ends. Capacities stay
-// small: the per-user RLIMIT_MSGQUEUE budget (800 KiB by default) is shared with other tests.
-struct queue_name {
-  std::string name = "/" + mmipc::testing::unique_name("mmipc-mq");
-  ~queue_name() { ::mq_unlink(name.c_str()); }
-  operator std::string_view() const { return name; }
-};
-
+// Capacities stay small: the per-user RLIMIT_MSGQUEUE budget (800 KiB by default) is shared
+// with other tests.
 constexpr mq_capacity small{4, 64};
 
 TEST(MessageQueueTest, CreateSendReceiveUnlink) {
@@ -268,39 +263,48 @@ TEST(MessageStreamTest, SmallReadsTakeWholeMessagesInPieces) {
   EXPECT_EQ(stream_read(stream, mq, 0, priority), "");
 }
 
+// Runs `attempt` in a forked child. It returns the child's exit code and may fill in a
+// message, which reaches the parent through a pipe. Returns {exit status, message}.
+std::pair<int, std::string> in_child_with_message(auto&& attempt) {
+  int fds[2];
+  if (::pipe(fds) != 0) return {-1, {}};
+  int status = in_child([&] {
+    std::string message;
+    int code = attempt(message);
+    (void)!::write(fds[1], message.data(), message.size());
+    return code;
+  });
+  ::close(fds[1]);
+  std::string message;
+  char buffer[1024];
+  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) message.append(buffer, n);
+  ::close(fds[0]);
+  return {status, message};
+}
+
 TEST(MessageQueueTest, UnprivilegedOversizeNamesMsgMaxAndItsValue) {
   queue_name q;
   const auto limits = mmipc::mq_limits::current();
   ASSERT_GT(limits.msg_max, 0);
-  int pipefd[2];
-  ASSERT_EQ(::pipe(pipefd), 0);
-  int status = in_child([&] {
+  auto [status, message] = in_child_with_message([&](std::string& what) {
     if (!drop_sys_resource()) return 2;
     try {
       message_queue::open(q.name, O_RDWR | O_CREAT, 0600, mq_capacity{limits.msg_max + 1, 16});
       return 3;
     } catch (const mmipc::mq_limit_error& e) {
-      std::string what = e.what();
-      (void)!::write(pipefd[1], what.data(), what.size());
+      what = e.what();
       return 0;
     }
   });
-  ::close(pipefd[1]);
-  char buffer[1024] = {};
-  (void)!::read(pipefd[0], buffer, sizeof buffer - 1);
-  ::close(pipefd[0]);
   ASSERT_EQ(status, 0);
-  EXPECT_NE(
-      std::string(buffer).find("/proc/sys/fs/mqueue/msg_max is " + std::to_string(limits.msg_max)),
-      std::string::npos)
-      << buffer;
+  EXPECT_NE(message.find("/proc/sys/fs/mqueue/msg_max is " + std::to_string(limits.msg_max)),
+            std::string::npos)
+      << message;
 }
 
 TEST(MessageQueueTest, ExhaustedByteBudgetNamesRlimitMsgqueue) {
   queue_name q;
-  int pipefd[2];
-  ASSERT_EQ(::pipe(pipefd), 0);
-  int status = in_child([&] {
+  auto [status, message] = in_child_with_message([&](std::string& what) {
     // A budget too small for the queue: the kernel answers EMFILE, "too many open files".
     rlimit tiny{1024, 1024};
     if (::setrlimit(RLIMIT_MSGQUEUE, &tiny) != 0) return 2;
@@ -309,17 +313,12 @@ TEST(MessageQueueTest, ExhaustedByteBudgetNamesRlimitMsgqueue) {
       return 3;
     } catch (const mmipc::mq_limit_error& e) {
       if (e.error_number() != EMFILE) return 4;
-      std::string what = e.what();
-      (void)!::write(pipefd[1], what.data(), what.size());
+      what = e.what();
       return 0;
     }
   });
-  ::close(pipefd[1]);
-  char buffer[1024] = {};
-  (void)!::read(pipefd[0], buffer, sizeof buffer - 1);
-  ::close(pipefd[0]);
   ASSERT_EQ(status, 0);
-  EXPECT_NE(std::string(buffer).find("RLIMIT_MSGQUEUE of 1024 bytes"), std::string::npos) << buffer;
+  EXPECT_NE(message.find("RLIMIT_MSGQUEUE of 1024 bytes"), std::string::npos) << message;
 }
 
 TEST(MessageQueueTest, ExplanationsNameEachLimit) {

@@ -39,22 +39,11 @@ namespace {
 using mmipc::mapping;
 using mmipc::message_queue;
 using mmipc::shared_memory;
+using mmipc::testing::queue_name;
 using mmipc::testing::report_figure;
 using mmipc::testing::scaled;
+using mmipc::testing::shm_name;
 using namespace std::chrono_literals;
-
-// Names removed when the test ends, however it ends.
-struct queue_name {
-  std::string name = "/" + mmipc::testing::unique_name("mmipc-rel-mq");
-  ~queue_name() { ::mq_unlink(name.c_str()); }
-};
-struct shm_name {
-  std::string name = "/" + mmipc::testing::unique_name("mmipc-rel-shm");
-  ~shm_name() {
-    ::shm_unlink(name.c_str());
-    ::sem_unlink(name.c_str());
-  }
-};
 
 // Runs `body` (returning an exit code) in a forked child, watched by an alarm so that a hang
 // ends as a failure (death by SIGALRM) instead of hanging the run. Returns the child's pid.

@@ -22,16 +22,8 @@ using mmipc::shared_memory;
 using mmipc::whence;
 using mmipc::testing::bytes_of;
 using mmipc::testing::errno_of;
+using mmipc::testing::shm_name;
 using namespace std::chrono_literals;
-
-// A name whose object and semaphore are removed when the test ends, however it ends.
-struct shm_name {
-  std::string name = "/" + mmipc::testing::unique_name("mmipc-shm");
-  ~shm_name() {
-    ::shm_unlink(name.c_str());
-    ::sem_unlink(name.c_str());
-  }
-};
 
 std::string read_string(shared_memory& shm, std::size_t n) {
   std::string out(n, '\0');

@@ -3,6 +3,9 @@
 // are unique to this test run.
 
 #include <fcntl.h>
+#include <mqueue.h>
+#include <semaphore.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,6 +60,23 @@ inline std::string unique_name(std::string_view stem) {
   static int counter = 0;
   return std::string(stem) + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
 }
+
+/// A message queue name unique to this run, unlinked when the test ends however it ends.
+struct queue_name {
+  std::string name = "/" + unique_name("mmipc-mq");
+  ~queue_name() { ::mq_unlink(name.c_str()); }
+  operator std::string_view() const { return name; }
+};
+
+/// A shared memory name unique to this run; the object and its semaphore (same name) are
+/// removed when the test ends however it ends.
+struct shm_name {
+  std::string name = "/" + unique_name("mmipc-shm");
+  ~shm_name() {
+    ::shm_unlink(name.c_str());
+    ::sem_unlink(name.c_str());
+  }
+};
 
 /// A file in the temporary directory, removed when the object goes away.
 class temp_file {
