@@ -9,13 +9,14 @@
 
 namespace mmipc::detail {
 
-/// The time on `clock` that is `timeout` from now (a negative timeout counts as zero).
-inline timespec deadline_after(clockid_t clock, std::chrono::milliseconds timeout) {
+/// The time on `clock` that is `timeout` from now (a negative timeout counts as zero). Even
+/// std::chrono::nanoseconds::max() (292 years) cannot overflow a 64-bit time_t.
+inline timespec deadline_after(clockid_t clock, std::chrono::nanoseconds timeout) {
   timespec at{};
   ::clock_gettime(clock, &at);
-  const auto ms = std::max<std::chrono::milliseconds::rep>(timeout.count(), 0);
-  at.tv_sec += static_cast<time_t>(ms / 1000);
-  at.tv_nsec += static_cast<long>(ms % 1000) * 1000000L;
+  const auto ns = std::max<std::chrono::nanoseconds::rep>(timeout.count(), 0);
+  at.tv_sec += static_cast<time_t>(ns / 1000000000);
+  at.tv_nsec += static_cast<long>(ns % 1000000000);
   if (at.tv_nsec >= 1000000000L) {
     at.tv_sec += 1;
     at.tv_nsec -= 1000000000L;

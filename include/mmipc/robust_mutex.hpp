@@ -1,0 +1,80 @@
+#pragma once
+// robust_mutex: a mutex that lives in memory shared by processes (a shared memory object, a
+// mapped file) and survives the death of its holder. It is a process-shared, robust,
+// error-checking pthread mutex: locking it takes no system call when it is free, and when a
+// holder dies (even by kill -9) the kernel hands the mutex to the next locker with the news
+// that its previous owner died, so that locker can repair what the dead one left half-done.
+//
+//   // The creator of the shared memory constructs it once, in place:
+//   auto* m = new (region.data()) mmipc::robust_mutex;
+//   // Every process (the creator too) then locks the same bytes:
+//   if (m->lock() == mmipc::lock_status::owner_died) {
+//     repair_shared_state();
+//     m->mark_consistent();
+//   }
+//   ...
+//   m->unlock();
+//
+// Rules a user may rely on:
+// - Exclusion is per thread: two threads of one process exclude each other like two
+//   processes do, and a forked child is a different owner from its parent.
+// - Locking a mutex that the calling thread already holds throws os_error(EDEADLK) instead of
+//   deadlocking; unlocking one it does not hold throws os_error(EPERM).
+// - After lock_status::owner_died, call mark_consistent() once the data is repaired and
+//   before unlock(). Unlocking without it leaves the mutex unrecoverable: every later lock
+//   throws os_error(ENOTRECOVERABLE), as POSIX prescribes.
+// - The mutex is its bytes: it is neither copied nor moved, and its destructor does nothing
+//   (other processes may still use it). It must not be constructed again over a mutex that
+//   anyone may hold.
+
+#include <pthread.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+
+#include "mmipc/error.hpp"
+#include "mmipc/timeout.hpp"
+
+namespace mmipc {
+
+/// What a successful lock found.
+enum class lock_status {
+  acquired,    ///< the mutex was free, or released by its previous holder
+  owner_died,  ///< its previous holder died holding it; repair, then mark_consistent()
+};
+
+class robust_mutex {
+ public:
+  /// Initialises the mutex, unlocked, in this object's bytes (placement new in shared memory).
+  robust_mutex();
+  /// Does nothing: the mutex outlives this process's view of it.
+  ~robust_mutex() = default;
+  robust_mutex(const robust_mutex&) = delete;
+  robust_mutex& operator=(const robust_mutex&) = delete;
+
+  /// Waits for the mutex. Throws os_error (EDEADLK when this thread holds it already,
+  /// ENOTRECOVERABLE when a dead owner's state was never marked consistent).
+  [[nodiscard]] lock_status lock();
+  /// Takes the mutex if it is free; std::nullopt when another thread holds it.
+  [[nodiscard]] std::optional<lock_status> try_lock();
+  /// Waits at most `timeout` (on the monotonic clock; `forever` waits without limit);
+  /// std::nullopt when the time ran out.
+  template <class Rep, class Period>
+  [[nodiscard]] std::optional<lock_status> try_lock_for(
+      std::chrono::duration<Rep, Period> timeout) {
+    return try_lock_for_ns(to_timeout(timeout));
+  }
+  /// Declares the state left by a dead owner repaired; call while holding the mutex.
+  void mark_consistent();
+  /// Releases the mutex. Throws os_error(EPERM) when the calling thread does not hold it.
+  void unlock();
+  /// True when the calling thread holds the mutex.
+  bool held_by_this_thread() const noexcept;
+
+ private:
+  std::optional<lock_status> try_lock_for_ns(std::chrono::nanoseconds timeout);
+  pthread_mutex_t mutex_;
+};
+
+}  // namespace mmipc
