@@ -11,6 +11,7 @@
 
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "mmipc/error.hpp"
 #include "test_util.hpp"
@@ -133,6 +134,25 @@ TEST(MessageQueueTest, TimedOperationsReportTimeouts) {
   ASSERT_TRUE(n);
   EXPECT_EQ(*n, 1u);
   EXPECT_EQ(p, 2u);
+}
+
+// A timeout too long for nanoseconds (mq receive -timeout 1152921504606846976 in Tcl) once
+// overflowed in the conversion (undefined behaviour, caught by UBSan) into a deadline already
+// past: the receive gave up at once instead of waiting for the message sent later.
+TEST(MessageQueueTest, HugeTimeoutsWaitInsteadOfOverflowing) {
+  queue_name q;
+  auto mq = message_queue::open(q, O_RDWR | O_CREAT, 0600, mq_capacity{1, 16});
+  const std::chrono::milliseconds huge(1152921504606846976);
+  std::thread sender([&] {
+    std::this_thread::sleep_for(50ms);
+    mq.send(bytes_of("late"), 0);
+  });
+  char buffer[16];
+  auto n = mq.receive(std::as_writable_bytes(std::span(buffer)), nullptr, huge);
+  sender.join();
+  ASSERT_TRUE(n);
+  EXPECT_EQ(std::string(buffer, *n), "late");
+  EXPECT_TRUE(mq.send(bytes_of("b"), 0, std::chrono::milliseconds::max()));
 }
 
 TEST(MessageQueueTest, OverlongMessagesAndSmallBuffersAreRefused) {
