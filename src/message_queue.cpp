@@ -13,6 +13,7 @@
 
 #include "deadline.hpp"
 #include "mmipc/ipc_args.hpp"
+#include "retry.hpp"
 
 namespace mmipc {
 namespace {

@@ -10,6 +10,7 @@
 #include "deadline.hpp"
 #include "mmipc/error.hpp"
 #include "mmipc/ipc_args.hpp"
+#include "retry.hpp"
 
 namespace mmipc {
 

@@ -37,14 +37,4 @@ class os_error : public std::system_error {
   throw_os_error(errno, op, name);
 }
 
-/// Calls `call` again for as long as it fails with EINTR; returns its last result.
-/// The one place where mmipc retries interrupted system calls.
-template <class Call>
-auto retry_on_eintr(Call&& call) -> decltype(call()) {
-  for (;;) {
-    auto result = call();
-    if (!(result == -1 && errno == EINTR)) return result;
-  }
-}
-
 }  // namespace mmipc
