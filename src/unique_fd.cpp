@@ -16,6 +16,7 @@ unique_fd unique_fd::open(const std::filesystem::path& path, int flags, mode_t m
 }
 
 unique_fd unique_fd::dup() const {
+  if (fd_ < 0) throw_os_error(EBADF, "dup");
   int fd = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
   if (fd < 0) throw_errno("dup");
   return unique_fd(fd);

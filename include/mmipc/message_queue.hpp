@@ -27,6 +27,7 @@
 // mq_limit_error) names the limit and the value in force instead of a bare "invalid argument"
 // or a misleading "too many open files".
 
+#include <fcntl.h>  // O_* flags for open()
 #include <mqueue.h>
 #include <sys/types.h>
 
