@@ -12,8 +12,7 @@ namespace mmipc::detail {
 
 struct system_calls {
   int (*open)(const char* path, int flags, mode_t mode);
-  void* (*mmap)(void* address, std::size_t length, int protection, int flags, int fd,
-                off_t offset);
+  void* (*mmap)(void* address, std::size_t length, int protection, int flags, int fd, off_t offset);
   int (*munmap)(void* address, std::size_t length);
 };
 

@@ -109,17 +109,16 @@ TEST(UniqueFdTest, OpenRetriesInterruptedCalls) {
   mmipc::testing::temp_file file("abc");
   interrupted_opens = 0;
   {
-    mmipc::testing::replaced_call seam(&mmipc::detail::system_calls::open,
-                                       open_interrupted_twice);
+    mmipc::testing::replaced_call seam(&mmipc::detail::system_calls::open, open_interrupted_twice);
     auto fd = mmipc::unique_fd::open(file.path(), O_RDONLY);
     EXPECT_TRUE(is_open(fd.get()));
   }
   EXPECT_EQ(interrupted_opens, 3);
-  mmipc::testing::replaced_call seam(&mmipc::detail::system_calls::open,
-                                     +[](const char*, int, mode_t) {
-                                       errno = EACCES;
-                                       return -1;
-                                     });
+  mmipc::testing::replaced_call seam(
+      &mmipc::detail::system_calls::open, +[](const char*, int, mode_t) {
+        errno = EACCES;
+        return -1;
+      });
   EXPECT_EQ(mmipc::testing::errno_of([&] { mmipc::unique_fd::open(file.path(), O_RDONLY); }),
             EACCES);
 }
