@@ -290,4 +290,23 @@ TEST(CursorTest, LostPagesErrorNamesTheFile) {
   }
 }
 
+// A cursor is a view, not a handle: moving one copies it, so the moved-from cursor is still
+// a cursor over the same region, at the same position, with the same name.
+TEST(CursorTest, MovedFromCursorIsUnchanged) {
+  std::string data = "0123456789";
+  cursor source(std::as_writable_bytes(std::span(data)), true, "a buffer with a long name");
+  source.seek(4);
+  cursor target(std::move(source));
+  for (const cursor* c : {&source, &target}) {
+    EXPECT_EQ(c->tell(), 4u);
+    EXPECT_EQ(c->size(), 10u);
+    EXPECT_EQ(c->name(), "a buffer with a long name");
+  }
+  EXPECT_EQ(read_string(source, 3), "456");  // NOLINT(bugprone-use-after-move): specified
+  cursor assigned;
+  assigned = std::move(target);
+  EXPECT_EQ(read_string(target, 2), "45");  // NOLINT(bugprone-use-after-move): specified
+  EXPECT_EQ(read_string(assigned, 2), "45");
+}
+
 }  // namespace
