@@ -79,6 +79,12 @@ foreach(_config IN LISTS _tcl9_candidates)
   break()
 endforeach()
 
+if(NOT MMIPC_TCL9_FOUND)
+  set(MMIPC_TCL9_TCLSH "")
+endif()
+# For bench/run, which reads it from CMakeCache.txt to run the Tcl benchmarks under Tcl 9 too.
+set(MMIPC_TCL9_TCLSH "${MMIPC_TCL9_TCLSH}" CACHE INTERNAL "tclsh of the Tcl 9 built for")
+
 if(MMIPC_TCL9_FOUND)
   message(STATUS "Tcl ${MMIPC_TCL9_VERSION}: ${MMIPC_TCL9_CONFIG}, tclsh ${MMIPC_TCL9_TCLSH}")
   if(MMIPC_TCL9_TCLSH STREQUAL "")
