@@ -36,6 +36,14 @@ $root/posixipc1.1/lib${file_prefix}posixipc1.1.so"
     exit 1
   fi
   echo "$tclsh (Tcl $major): mmap 1.2 and posixipc 1.1 load from $root"
+  # Installed for real, the directory must be one this tclsh searches by itself (README).
+  if [ "$prefix" = /usr/local ] && [ "$tcldir" = lib/tcltk ]; then
+    if ! echo 'puts [expr {"/usr/local/lib/tcltk" in $auto_path}]' | env -u TCLLIBPATH "$tclsh" |
+      grep -qx 1; then
+      echo "$tclsh does not search /usr/local/lib/tcltk: make install would not be found" >&2
+      exit 1
+    fi
+  fi
 done
 
 sorted() { for word in "$@"; do echo "$word"; done | sort | tr '\n' ' '; }
