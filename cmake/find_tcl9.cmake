@@ -42,10 +42,22 @@ foreach(_config IN LISTS _tcl9_candidates)
   if(NOT EXISTS "${_config}" OR IS_DIRECTORY "${_config}")
     continue()
   endif()
-  # Debian's /usr/lib/tcl9.0/tclConfig.sh only sources the architecture's file: follow links.
   get_filename_component(_config "${_config}" REALPATH)
   file(READ "${_config}" _text)
   set(_text "\n${_text}")
+  # Debian's /usr/lib/tcl9.0/tclConfig.sh only sources the architecture's one:
+  #   . /usr/lib/`dpkg-architecture -qDEB_HOST_MULTIARCH`/tcl9.0/tclConfig.sh
+  if(NOT _text MATCHES "\nTCL_VERSION=")
+    if(_text MATCHES "\n\\. ([^\n]+)")
+      string(REPLACE "`dpkg-architecture -qDEB_HOST_MULTIARCH`" "${CMAKE_LIBRARY_ARCHITECTURE}"
+                     _sourced "${CMAKE_MATCH_1}")
+      if(EXISTS "${_sourced}")
+        get_filename_component(_config "${_sourced}" REALPATH)
+        file(READ "${_config}" _text)
+        set(_text "\n${_text}")
+      endif()
+    endif()
+  endif()
   _tcl9_config_value("${_text}" TCL_MAJOR_VERSION _major)
   _tcl9_config_value("${_text}" TCL_VERSION _version)
   _tcl9_config_value("${_text}" TCL_PATCH_LEVEL _patch)
