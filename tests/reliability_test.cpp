@@ -217,7 +217,7 @@ TEST(SharedMemoryRaceTest, OpensRacingWithDifferentSizesAgreeOnOneObject) {
   // the other for 1 MiB. The creator's size wins and only the creator sets it: both succeed,
   // map the same size, see each other's writes, and keep the object that the name still
   // refers to; shared_memory::unlink then leaves nothing.
-  const int pairs = scaled(200, 2000);
+  const int pairs = scaled(500, 5000);
   struct race {
     std::uint32_t ready, go, opened, written;
     std::uint64_t size[2];
