@@ -108,25 +108,38 @@ using detail::shm_state;
 
 // ---- the lock -------------------------------------------------------------------------------
 
+// Neither the mutex nor the semaphore is waited for longer than this at a time. A waiter that
+// is woken and then killed before it takes the mutex or the semaphore takes the wakeup with
+// it: the kernel passes it on for a robust mutex only when the mutex is still free as it
+// cleans up after the dead, and never for a semaphore. Another waiter would then sleep until
+// the next unlock that sees it waiting, which may never come; so a lost wakeup costs at most
+// this long.
+constexpr std::chrono::milliseconds wait_slice{10};
+
+lock_status lock_mutex(robust_mutex& mutex) {
+  if (const auto got = mutex.try_lock()) return *got;
+  for (;;) {
+    if (const auto got = mutex.try_lock_for(wait_slice)) return *got;
+  }
+}
+
 // Takes the semaphore for the mutex holder. Only mutex holders of mmipc take it, so whoever
-// holds it now is outside mmipc (or one of ours that died as it took it): wait for it
-// abandon_timeout at a time, and take it over from a holder that lets that much pass.
+// holds it now is outside mmipc (or one of ours that died as it took it): wait for it, and
+// take it over from a holder that lets abandon_timeout pass.
 void take_semaphore(shm_state& s) {
   lock_block& block = *s.block;
   set_step(block, sem_taking);
   try {
     if (!s.sem.try_wait()) {
-      if (s.abandon_timeout == forever) {
-        s.sem.wait();
-      } else {
-        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(s.abandon_timeout);
+      const auto since = std::chrono::steady_clock::now();
+      const auto slice = std::min<std::chrono::nanoseconds>(wait_slice, s.abandon_timeout);
+      for (;;) {
+        if (s.sem.wait_for(std::chrono::duration_cast<std::chrono::milliseconds>(slice))) break;
         // A post racing the timeout leaves the value at 1: then take it the ordinary way.
-        for (;;) {
-          if (s.sem.wait_for(wait)) break;
-          if (s.sem.value() == 0) {
-            count(block.takeovers);
-            break;
-          }
+        if (s.abandon_timeout != forever &&
+            std::chrono::steady_clock::now() - since >= s.abandon_timeout && s.sem.value() == 0) {
+          count(block.takeovers);
+          break;
         }
       }
     }
@@ -141,7 +154,7 @@ void take_semaphore(shm_state& s) {
 // the previous holder had died. Throws os_error(EDEADLK) when this thread holds it already.
 bool acquire(shm_state& s) {
   lock_block& block = *s.block;
-  const bool died = block.mutex.lock() == lock_status::owner_died;
+  const bool died = lock_mutex(block.mutex) == lock_status::owner_died;
   try {
     bool have_semaphore = false;
     if (died) {
