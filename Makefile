@@ -11,16 +11,19 @@
 #   make valgrind   the Tcl and Perl suites under valgrind (memcheck), any error fails
 #   make install    PREFIX=/usr/local DESTDIR= : library, headers, Tcl packages, Perl module
 #   make format     clang-format the sources; make format-check only checks
+#   make dist       the release tarballs in DIST_DIR (build/dist): Sys-Mmap-<version>.tar.gz,
+#                   the standalone Perl distribution, and mmipc-<version>.tar.gz (git archive)
 
 PREFIX ?= /usr/local
 DESTDIR ?=
 JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 FUZZ_SECONDS ?= 60
+DIST_DIR ?= build/dist
 
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' '*.h' 2>/dev/null)
 
-.PHONY: all deps build check asan tsan demo install bench stress fuzz valgrind format format-check clean
+.PHONY: all deps build check asan tsan demo install bench stress fuzz valgrind format format-check dist clean
 
 all: build
 
@@ -76,6 +79,9 @@ bench:
 	cmake --preset release $(CMAKE_ARGS) >/dev/null
 	cmake --build build/release -j $(JOBS)
 	bench/run --build build/release $(if $(QUICK),--quick)
+
+dist: deps
+	@scripts/make-dist $(DIST_DIR)
 
 clean:
 	rm -rf build

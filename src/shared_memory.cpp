@@ -15,12 +15,14 @@
 #include <stdexcept>
 #include <thread>
 
+#include "mmipc/error.hpp"
 #include "mmipc/guarded_copy.hpp"
 #include "mmipc/ipc_args.hpp"
 #include "mmipc/mapping.hpp"
 #include "mmipc/robust_mutex.hpp"
 #include "mmipc/semaphore.hpp"
 #include "mmipc/unique_fd.hpp"
+#include "retry.hpp"
 
 namespace mmipc {
 namespace {
@@ -524,35 +526,36 @@ std::uint64_t shared_memory::seek(std::int64_t offset, whence origin) {
   return s.pos;
 }
 
-std::uint64_t shared_memory::tell() const {
-  return state("tell").pos;
+std::uint64_t shared_memory::tell() const noexcept {
+  return state_ ? state_->pos : 0;
 }
-std::size_t shared_memory::size() const {
-  return state("size").map.size();
+std::size_t shared_memory::size() const noexcept {
+  return state_ ? state_->map.size() : 0;
 }
-bool shared_memory::readable() const {
-  return state("readable").readable;
+bool shared_memory::readable() const noexcept {
+  return state_ && state_->readable;
 }
-bool shared_memory::writable() const {
-  return state("writable").writable;
+bool shared_memory::writable() const noexcept {
+  return state_ && state_->writable;
 }
-bool shared_memory::created() const {
-  return state("created").created;
+bool shared_memory::created() const noexcept {
+  return state_ && state_->created;
 }
-const std::string& shared_memory::name() const {
-  return state("name").name;
+const std::string& shared_memory::name() const noexcept {
+  static const std::string none;
+  return state_ ? state_->name : none;
 }
-int shared_memory::native_handle() const {
-  return state("native_handle").fd.get();
+int shared_memory::native_handle() const noexcept {
+  return state_ ? state_->fd.get() : -1;
 }
-std::uint64_t shared_memory::owner_deaths() const {
-  return counted(state("owner_deaths").block->deaths);
+std::uint64_t shared_memory::owner_deaths() const noexcept {
+  return state_ ? counted(state_->block->deaths) : 0;
 }
-std::uint64_t shared_memory::semaphore_takeovers() const {
-  return counted(state("semaphore_takeovers").block->takeovers);
+std::uint64_t shared_memory::semaphore_takeovers() const noexcept {
+  return state_ ? counted(state_->block->takeovers) : 0;
 }
-std::chrono::nanoseconds shared_memory::abandon_timeout() const {
-  return state("abandon_timeout").abandon_timeout;
+std::chrono::nanoseconds shared_memory::abandon_timeout() const noexcept {
+  return state_ ? state_->abandon_timeout : std::chrono::nanoseconds::zero();
 }
 void shared_memory::set_abandon_timeout_ns(std::chrono::nanoseconds timeout) {
   state("set_abandon_timeout").abandon_timeout = timeout;

@@ -758,31 +758,45 @@ TEST(SharedMemoryTest, AGuardOutlivesItsObject) {
   EXPECT_EQ(seen, "kept");
 }
 
-// Every use of an empty shared_memory but destruction, assignment and operator bool.
+// An empty shared_memory: observers give empty values, every operation throws EBADF naming
+// itself (the rule of every mmipc handle, error.hpp).
 void expect_empty(shared_memory& shm) {
   EXPECT_FALSE(shm);
+  EXPECT_EQ(shm.size(), 0u);
+  EXPECT_EQ(shm.tell(), 0u);
+  EXPECT_FALSE(shm.readable());
+  EXPECT_FALSE(shm.writable());
+  EXPECT_FALSE(shm.created());
+  EXPECT_EQ(shm.name(), "");
+  EXPECT_EQ(shm.native_handle(), -1);
+  EXPECT_EQ(shm.owner_deaths(), 0u);
+  EXPECT_EQ(shm.semaphore_takeovers(), 0u);
+  EXPECT_EQ(shm.abandon_timeout(), 0ns);
   std::byte buffer[4];
   const auto in = bytes_of("data");
-  EXPECT_EQ(errno_of([&] { shm.read_at(0, buffer); }), EBADF);
-  EXPECT_EQ(errno_of([&] { shm.write_at(0, in); }), EBADF);
-  EXPECT_EQ(errno_of([&] { shm.read(buffer); }), EBADF);
-  EXPECT_EQ(errno_of([&] { shm.write(in); }), EBADF);
-  EXPECT_EQ(errno_of([&] { shm.seek(0); }), EBADF);
-  EXPECT_EQ(errno_of([&] { shm.tell(); }), EBADF);
-  EXPECT_EQ(errno_of([&] { auto guard = shm.lock(); }), EBADF);
-  EXPECT_EQ(errno_of([&] { shm.size(); }), EBADF);
-  EXPECT_EQ(errno_of([&] { shm.readable(); }), EBADF);
-  EXPECT_EQ(errno_of([&] { shm.writable(); }), EBADF);
-  EXPECT_EQ(errno_of([&] { shm.created(); }), EBADF);
-  EXPECT_EQ(errno_of([&] { shm.name(); }), EBADF);
-  EXPECT_EQ(errno_of([&] { shm.native_handle(); }), EBADF);
-  EXPECT_EQ(errno_of([&] { shm.owner_deaths(); }), EBADF);
-  EXPECT_EQ(errno_of([&] { shm.semaphore_takeovers(); }), EBADF);
-  EXPECT_EQ(errno_of([&] { shm.abandon_timeout(); }), EBADF);
-  EXPECT_EQ(errno_of([&] { shm.set_abandon_timeout(1s); }), EBADF);
+  const auto refused = [](auto&& call, const char* op) {
+    try {
+      call();
+    } catch (const mmipc::os_error& e) {
+      EXPECT_EQ(e.error_number(), EBADF) << op;
+      EXPECT_EQ(e.op(), op);
+      EXPECT_EQ(e.name(), "");
+      return;
+    }
+    ADD_FAILURE() << op << " did not throw";
+  };
+  refused([&] { shm.read_at(0, buffer); }, "read_at");
+  refused([&] { shm.write_at(0, in); }, "write_at");
+  refused([&] { shm.read(buffer); }, "read");
+  refused([&] { shm.write(in); }, "write");
+  refused([&] { shm.seek(0); }, "seek");
+  refused([&] { auto guard = shm.lock(); }, "lock");
+  refused([&] { shm.set_abandon_timeout(1s); }, "set_abandon_timeout");
+  shm.reset();
+  EXPECT_FALSE(shm);
 }
 
-TEST(SharedMemoryTest, AMovedFromObjectRefusesEverythingButAssignment) {
+TEST(SharedMemoryTest, AMovedFromObjectIsEmpty) {
   shm_name n;
   auto shm = shared_memory::open(n.name, O_RDWR | O_CREAT, 0600, 16);
   shared_memory moved = std::move(shm);
@@ -795,6 +809,11 @@ TEST(SharedMemoryTest, AMovedFromObjectRefusesEverythingButAssignment) {
   EXPECT_EQ(shm.write_at(0, bytes_of("back")), 4u);
   never_opened = std::move(moved);
   EXPECT_EQ(never_opened.size(), 16u);
+  // reset() empties it; a guard keeps working on what it holds.
+  auto guard = never_opened.lock();
+  never_opened.reset();
+  expect_empty(never_opened);
+  EXPECT_EQ(guard.write_at(0, bytes_of("kept")), 4u);
 }
 
 TEST(SharedMemoryTest, AReleasedGuardRefusesAccess) {

@@ -54,16 +54,20 @@
 // open on the same name): they see that this thread holds it, and neither wait for it nor
 // release it. Calling lock() again in that thread throws os_error(EDEADLK).
 //
-// Moves. A shared_memory is move-only. A lock_guard shares the ownership of what the object
-// opened, so it stays valid across a move of the object and even after its destruction.
-// A moved-from (or default-constructed) shared_memory holds nothing: it accepts only
-// destruction, assignment and `explicit operator bool` (false); every other member throws
-// os_error(EBADF). The same holds for a released or moved-from lock_guard.
+// Moves and the empty state. A shared_memory is move-only. A lock_guard shares the ownership
+// of what the object opened, so it stays valid across a move of the object and even after
+// its destruction. A moved-from (or default-constructed) shared_memory is empty, under the
+// rule of every mmipc handle (error.hpp): it accepts destruction, assignment, reset() and
+// `explicit operator bool` (false); its observers give empty values (size() 0, name() "",
+// native_handle() -1, ...); every other operation (read_at, write_at, read, write, seek,
+// lock, set_abandon_timeout) throws os_error(EBADF) with op() naming the call and name()
+// empty, never a count of 0 that would look like the end of the object. A released or
+// moved-from lock_guard refuses its read_at, write_at and bytes the same way.
 //
 // A shared_memory also has a position, like a file: read() stops at the end, write() stops
 // at the end and then fails with ENOSPC, seek() stays within [0, size()].
 
-#include <fcntl.h>
+#include <fcntl.h>  // O_* flags for open()
 #include <pthread.h>
 #include <sys/types.h>
 
@@ -172,38 +176,41 @@ class shared_memory {
   std::size_t write(std::span<const std::byte> in);
   /// Moves the position; a result outside [0, size()] throws os_error(EINVAL) and leaves it.
   std::uint64_t seek(std::int64_t offset, whence origin = whence::start);
-  /// The position.
-  std::uint64_t tell() const;
+  /// The position (0 when empty).
+  std::uint64_t tell() const noexcept;
 
-  /// Size of the object (as mapped).
-  std::size_t size() const;
+  /// Size of the object, as mapped (0 when empty).
+  std::size_t size() const noexcept;
   /// True when opened for reading (O_RDONLY or O_RDWR).
-  bool readable() const;
+  bool readable() const noexcept;
   /// True when opened for writing (O_WRONLY or O_RDWR).
-  bool writable() const;
+  bool writable() const noexcept;
   /// True when this open created the object.
-  bool created() const;
-  /// The object's name.
-  const std::string& name() const;
-  /// The object's descriptor.
-  int native_handle() const;
+  bool created() const noexcept;
+  /// The object's name ("" when empty).
+  const std::string& name() const noexcept;
+  /// The object's descriptor (-1 when empty).
+  int native_handle() const noexcept;
   /// How many holders of the lock died holding it, over the life of the lock object and in
   /// every process (each was found by the next locker, which repaired the exclusion):
   /// compare it before and after read_at()/write_at() to learn of a death in between.
-  std::uint64_t owner_deaths() const;
+  std::uint64_t owner_deaths() const noexcept;
   /// How many times, over the life of the lock object, a mutex holder took the semaphore
   /// over after abandon_timeout() (see the top of this file).
-  std::uint64_t semaphore_takeovers() const;
+  std::uint64_t semaphore_takeovers() const noexcept;
 
   /// How long the mutex holder waits for the semaphore before it takes it over from a holder
-  /// presumed dead (a program outside mmipc; see the top of this file). Default 1 s.
-  std::chrono::nanoseconds abandon_timeout() const;
+  /// presumed dead (a program outside mmipc; see the top of this file). Default 1 s (0 when
+  /// empty).
+  std::chrono::nanoseconds abandon_timeout() const noexcept;
   /// Sets abandon_timeout(): any duration, saturated (mmipc::forever: never take over).
   template <class Rep, class Period>
   void set_abandon_timeout(std::chrono::duration<Rep, Period> timeout) {
     set_abandon_timeout_ns(to_timeout(timeout));
   }
 
+  /// Unmaps and closes this handle (a lock_guard keeps what it needs) and leaves it empty.
+  void reset() noexcept { state_.reset(); }
   /// True when something is open.
   explicit operator bool() const noexcept { return state_ != nullptr; }
 
