@@ -45,9 +45,9 @@
 //
 // Thread safety. The const members (read_at, write_at, lock, size, name, ...) may be called
 // on one shared_memory from several threads at once: the lock excludes threads as it excludes
-// processes. The members that are not const (read, write, seek, set_abandon_timeout, the
-// assignments) change the object and need the caller's synchronisation, as for any standard
-// type. A lock_guard belongs to the thread that locked: release it there.
+// processes. The members that are not const (read, write, seek, set_abandon_timeout, reset,
+// the assignments) change the object and need the caller's synchronisation, as for any
+// standard type. A lock_guard belongs to the thread that locked: release it there.
 //
 // Under a held lock. Use the guard's read_at()/write_at()/bytes(). The object's own
 // read_at()/write_at() also work in the thread holding the lock (through any shared_memory
