@@ -228,7 +228,7 @@ std::size_t read_locked(shm_state& s, std::uint64_t offset, std::span<std::byte>
   std::optional<scoped_hold> held;
   if (hold) held.emplace(s);
   // The bytes before a page lost to another process's ftruncate, as a file read would.
-  return guarded_copy_prefix(out.data(), s.map.data() + offset, n, "read");
+  return guarded_copy_prefix(out.data(), s.map.data() + offset, n, "read", s.name);
 }
 
 std::size_t write_locked(shm_state& s, std::uint64_t offset, std::span<const std::byte> in,
@@ -240,7 +240,7 @@ std::size_t write_locked(shm_state& s, std::uint64_t offset, std::span<const std
   const std::size_t n = std::min<std::size_t>(in.size(), size - offset);
   std::optional<scoped_hold> held;
   if (hold) held.emplace(s);
-  guarded_copy(s.map.data() + offset, in.data(), n, "write");
+  guarded_copy(s.map.data() + offset, in.data(), n, "write", s.name);
   return n;
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "mmipc/error.hpp"
+#include "mmipc/guarded_copy.hpp"
 #include "mmipc/mapping.hpp"
 #include "test_util.hpp"
 
@@ -477,6 +478,33 @@ TEST(SharedMemoryTest, ALatePostOfAHolderTakenOverFromDoesNotLetTwoIn) {
   }
   EXPECT_EQ(semaphore_value(n.name), 1);
   EXPECT_EQ(wait_status(pid), 0);
+}
+
+TEST(SharedMemoryTest, PagesLostToAnotherProcessAreReportedWithTheObjectsName) {
+  shm_name n;
+  const auto page = mmipc::mapping::page_size();
+  auto shm = shared_memory::open(n.name, O_RDWR | O_CREAT, 0600, 2 * page);
+  const int fd = ::shm_open(n.name.c_str(), O_RDWR, 0);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(page)), 0);
+  ::close(fd);
+  std::string out(8, '\0');
+  for (const bool reading : {true, false}) {
+    try {
+      if (reading) {
+        shm.read_at(page, std::as_writable_bytes(std::span(out)));
+      } else {
+        shm.write_at(page, bytes_of("x"));
+      }
+      ADD_FAILURE() << "no error";
+    } catch (const mmipc::lost_pages_error& e) {
+      EXPECT_EQ(e.error_number(), EFAULT);
+      EXPECT_EQ(e.op(), reading ? "read" : "write");
+      EXPECT_EQ(e.name(), n.name);
+    }
+  }
+  // And the lock was given back on the way out.
+  EXPECT_EQ(semaphore_value(n.name), 1);
 }
 
 TEST(SharedMemoryTest, BadNamesAreRefused) {
