@@ -72,6 +72,35 @@ std::size_t alignment_of(const map_options& options) {
   return options.huge_page_size != 0 ? options.huge_page_size : mapping::page_size();
 }
 
+/// Maps `length` bytes like ::mmap(nullptr, ...), followed by one readable zero page when
+/// options.trailing_zero_page asks for it: the address space is reserved first (the pages
+/// rounded up, plus one) as private zero pages, then the object is mapped over its start.
+/// `*reserved` receives the length to unmap. Returns MAP_FAILED with errno set on failure.
+void* map_pages(std::size_t length, int prot, int flags, int fd, off_t offset,
+                const map_options& options, std::size_t* reserved) {
+  *reserved = length;
+  if (!options.trailing_zero_page || options.huge_page_size != 0) {
+    return ::mmap(nullptr, length, prot, flags, fd, offset);
+  }
+  const std::size_t page = mapping::page_size();
+  const std::size_t rounded = length + (page - length % page) % page;
+  if (rounded < length || rounded > SIZE_MAX - page) {
+    errno = ENOMEM;
+    return MAP_FAILED;
+  }
+  void* area = ::mmap(nullptr, rounded + page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (area == MAP_FAILED) return MAP_FAILED;
+  void* pages = ::mmap(area, length, prot, flags | MAP_FIXED, fd, offset);
+  if (pages == MAP_FAILED) {
+    const int err = errno;
+    ::munmap(area, rounded + page);
+    errno = err;
+    return MAP_FAILED;
+  }
+  *reserved = rounded + page;
+  return pages;
+}
+
 }  // namespace
 
 std::size_t mapping::page_size() noexcept {
@@ -184,9 +213,9 @@ mapping mapping::map(int fd, std::uint64_t offset, std::optional<std::uint64_t> 
   const bool dev_zero = S_ISCHR(st.st_mode) && st.st_rdev == ::makedev(1, 5);
   const std::uint64_t map_delta = dev_zero ? 0 : delta;
   const std::uint64_t map_offset = dev_zero ? 0 : offset - delta;
-  const std::size_t base_length = static_cast<std::size_t>(region + map_delta);
-  void* base = ::mmap(nullptr, base_length, protection_of(options), flags_of(options), fd,
-                      static_cast<off_t>(map_offset));
+  std::size_t base_length = static_cast<std::size_t>(region + map_delta);
+  void* base = map_pages(base_length, protection_of(options), flags_of(options), fd,
+                         static_cast<off_t>(map_offset), options, &base_length);
   if (base == MAP_FAILED) throw_errno("mmap", name);
   return mapping(base, base_length, static_cast<std::size_t>(map_delta),
                  static_cast<std::size_t>(region), offset, options.access, options.shared);
@@ -203,10 +232,11 @@ mapping mapping::map(const std::filesystem::path& path, std::uint64_t offset,
 mapping mapping::anonymous(std::size_t length, const map_options& options) {
   if (length == 0)
     throw std::invalid_argument("cannot map anonymous memory: length must be positive");
-  void* base =
-      ::mmap(nullptr, length, protection_of(options), flags_of(options) | MAP_ANONYMOUS, -1, 0);
+  std::size_t base_length = length;
+  void* base = map_pages(length, protection_of(options), flags_of(options) | MAP_ANONYMOUS, -1, 0,
+                         options, &base_length);
   if (base == MAP_FAILED) throw_errno("mmap", "anonymous memory");
-  return mapping(base, length, 0, length, 0, options.access, options.shared);
+  return mapping(base, base_length, 0, length, 0, options.access, options.shared);
 }
 
 std::span<std::byte> mapping::pages_of(std::size_t offset, std::size_t length,

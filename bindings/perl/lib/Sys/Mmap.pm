@@ -21,49 +21,53 @@ XSLoader::load('Sys::Mmap', $VERSION);
 
 my %constant = map { $_ => 1 } grep { /^(?:MAP|PROT|MS)_/ } @EXPORT;
 
+# Opens (creating) and grows the file of new() and tie, as 0.20 did; warns and returns undef
+# when it cannot be opened. Without a file name: undef, for anonymous memory.
+sub _open_grown {
+  my ($file, $length) = @_;
+  return (1, undef) unless $file;
+  my $fh;
+  unless (open $fh, '+>>', $file) {
+    Carp::carp("mmap: could not open file '$file' for append r/w");
+    return (0, undef);
+  }
+  binmode $fh;
+  # Grow the file with zero bytes (a hole) so that every mapped byte is backed by the file.
+  my $size = -s $fh;
+  no warnings 'numeric';
+  if (defined $length && $length > $size) {
+    truncate($fh, $length) or Carp::croak("mmap: could not grow '$file' to $length bytes: $!");
+  }
+  return (1, $fh);
+}
+
 sub new {
   if (@_ < 3) {
     Carp::carp('Usage: Sys::Mmap->new( $var, $desiredSize, $optFile );');
     return undef;
   }
   my ($class, undef, $length, $file) = @_;
-  my $address;
-  if ($file) {
-    my $fh;
-    unless (open $fh, '+>>', $file) {
-      Carp::carp("mmap: could not open file '$file' for append r/w");
-      return undef;
-    }
-    binmode $fh;
-    # Grow the file with zero bytes (a hole) so that every mapped byte is backed by the file.
-    my $size = -s $fh;
-    if (defined $length && $length > $size) {
-      truncate($fh, $length) or Carp::croak("mmap: could not grow '$file' to $length bytes: $!");
-    }
-    $address = _map_shared($_[1], $length, $fh);
-    close $fh;
-  }
-  else {
-    $address = _map_shared($_[1], $length, undef);
-  }
-  return bless \$address, ref($class) || $class;
+  my ($ok, $fh) = _open_grown($file, $length);
+  return undef unless $ok;
+  # 0.20 returned tie's object: a reference to an inner scalar mapped over the same region.
+  return _map_new(ref($class) || $class, $_[1], $length, $fh);
 }
 
-# The original's tie() interface, for scripts that tie directly.
+# The original's tie() interface, for scripts that tie directly (FETCH copies, as it did).
 sub TIESCALAR {
+  if (@_ < 2) {
+    Carp::carp('Usage: tie $var, "Sys::Mmap", $desiredSize, $optionalFile;');
+    return undef;
+  }
   my ($class, $length, $file) = @_;
-  my $me;
-  $class->new($me, $length, $file) or return undef;
-  return bless \$me, $class;
+  my ($ok, $fh) = _open_grown($file, $length);
+  return undef unless $ok;
+  return _map_object(ref($class) || $class, $length, $fh);
 }
 
 sub FETCH { ${ $_[0] } }
 
-sub STORE {
-  my ($me, $value) = @_;
-  $$me = $value;    # the variable's magic writes it over the start of the region
-  return $$me;
-}
+# STORE is in the XS: the value over the start of the region, cut to its length.
 
 # The original's constant lookup: the value, or 0 with $! set to EINVAL for an unknown name.
 sub constant {
@@ -75,6 +79,18 @@ sub constant {
   require POSIX;
   $! = POSIX::EINVAL();
   return 0;
+}
+
+# The original's AUTOLOAD for constants: a name the module lacks dies with its words.
+our $AUTOLOAD;
+sub AUTOLOAD {
+  my $name = $AUTOLOAD;
+  $name =~ s/.*:://;
+  return if $name eq 'DESTROY';
+  if ($name =~ /^_?[a-z]/) {
+    Carp::croak("Undefined subroutine &Sys::Mmap::$name called");
+  }
+  Carp::croak("Your vendor has not defined Sys::Mmap macro $name");
 }
 
 1;
