@@ -11,7 +11,7 @@ using mmipc::detail::live_ranges;
 std::uintptr_t at(const std::byte* p) { return reinterpret_cast<std::uintptr_t>(p); }
 
 TEST(LiveRangesTest, FindsRangesInsideARegisteredOne) {
-  std::byte memory[100];
+  std::byte memory[100]{};
   int owner = 0;
   live_ranges ranges;
   ranges.add(&owner, memory, 100);
@@ -25,7 +25,7 @@ TEST(LiveRangesTest, FindsRangesInsideARegisteredOne) {
 }
 
 TEST(LiveRangesTest, RemoveForgetsTheOwner) {
-  std::byte a[10], b[10];
+  std::byte a[10]{}, b[10]{};
   int first = 0, second = 0;
   live_ranges ranges;
   ranges.add(&first, a, 10);
@@ -39,7 +39,7 @@ int kept = 0;
 void keep(const void*) { ++kept; }
 
 TEST(LiveRangesTest, KeepIsCalledForAFoundOwner) {
-  std::byte a[10];
+  std::byte a[10]{};
   int owner = 0;
   live_ranges ranges;
   ranges.add(&owner, a, 10);
