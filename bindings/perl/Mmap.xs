@@ -360,6 +360,21 @@ MAGIC* new_magic(SV* sv) {
   return nullptr;
 }
 
+bool attached(SV* sv, const region* r);
+
+/* The magic of a variable whose in-place edits the op guards take care of (see "ops"): a
+ * new() variable, or an mmap() variable (or new()'s object) that still is its region. */
+MAGIC* guarded_magic(SV* sv) {
+  if (!sv || SvTYPE(sv) < SVt_PVMG || !SvMAGICAL(sv) || SvREADONLY(sv)) return nullptr;
+  for (MAGIC* mg = SvMAGIC(sv); mg; mg = mg->mg_moremagic) {
+    if (mg->mg_type == PERL_MAGIC_ext && (mg->mg_virtual == &new_vtbl || mg->mg_virtual == &mmap_vtbl)) {
+      region* r = region_of(mg);
+      return r && attached(sv, r) ? mg : nullptr;
+    }
+  }
+  return nullptr;
+}
+
 /* True when the variable's buffer is (inside) the region's pages. */
 bool points_into(SV* sv, const region* r) {
   if (SvTYPE(sv) < SVt_PV || SvROK(sv) || SvLEN(sv) != 0 || SvPVX_const(sv) == nullptr) {
@@ -370,7 +385,9 @@ bool points_into(SV* sv, const region* r) {
 }
 
 /* True when a new() variable is the region (possibly edited in place, same length). */
-bool attached(SV* sv, const region* r) { return points_into(sv, r) && SvPVX_const(sv) == r->data(); }
+bool attached(SV* sv, const region* r) {
+  return SvPOKp(sv) && points_into(sv, r) && SvPVX_const(sv) == r->data();
+}
 
 /* Lets go of the region: a variable still pointing into it becomes undef, so it can never
  * point at unmapped memory. The magic stays, inert, until it is removed or freed. */
@@ -484,16 +501,26 @@ int shared_set(pTHX_ SV* sv, MAGIC* mg) {
   region* r = region_of(mg);
   if (!r) return 0;
   mg->mg_private &= ~detached_for_op;
-  if (!attached(sv, r)) {
-    /* Never let Perl stringify a number with the region still as its buffer: sv_grow()
-     * would copy the whole region first. */
-    if (points_into(sv, r)) {
-      SvPV_set(sv, nullptr);
-      SvCUR_set(sv, 0);
-      SvPOK_off(sv);
-    }
+  /* A same-length edit in place (substr, vec, tr) left the region as 0.20 would have. */
+  const bool in_place = attached(sv, r) && !SvUTF8(sv);
+  if (!in_place) {
     failure f;
-    if (!write_value(aTHX_ sv, r, f)) {
+    bool written = true;
+    if (attached(sv, r)) {
+      /* The region's bytes, read as characters (utf8::decode): stored as 0.20 stored them. */
+      SV* value = sv_2mortal(newSVpvn_flags(r->data(), SvCUR(sv), SvUTF8(sv)));
+      written = write_value(aTHX_ value, r, f);
+    } else {
+      /* Never let Perl stringify a number with the region still as its buffer: sv_grow()
+       * would copy the whole region first. */
+      if (points_into(sv, r)) {
+        SvPV_set(sv, nullptr);
+        SvCUR_set(sv, 0);
+        SvPOK_off(sv);
+      }
+      written = write_value(aTHX_ sv, r, f);
+    }
+    if (!written) {
       /* The variable stays the region (what exists of it), then the assignment dies. */
       point_at(aTHX_ sv, r->data(), r->size());
       fail(aTHX_ f);
@@ -576,6 +603,7 @@ struct op_target {
   SV* sv;
   MAGIC* mg;
   action what;
+  bool raw; /* an mmap() variable: no set hook */
 };
 
 struct op_targets {
@@ -589,7 +617,9 @@ struct op_targets {
         return;
       }
     }
-    if (count < static_cast<int>(std::size(items))) items[count++] = {sv, mg, what};
+    if (count < static_cast<int>(std::size(items))) {
+      items[count++] = {sv, mg, what, mg->mg_virtual == &mmap_vtbl};
+    }
   }
 };
 
@@ -630,10 +660,7 @@ bool same_length_replacement(SV* target, SV* pos, SV* len, SV* repl) {
 void note(op_targets& t, SV* sv, action what) {
   bool through_lvalue = false;
   SV* var = variable_behind(sv, &through_lvalue);
-  if (MAGIC* mg = new_magic(var)) {
-    if (!attached(var, region_of(mg))) return; /* already Perl's own copy */
-    t.add(var, mg, through_lvalue ? action::copy : what);
-  }
+  if (MAGIC* mg = guarded_magic(var)) t.add(var, mg, through_lvalue ? action::copy : what);
 }
 
 bool on_stack(SV* sv, SV** first, SV** last) {
@@ -655,7 +682,7 @@ void find_targets(pTHX_ op_targets& t) {
       SV* value = (priv & OPpASSIGN_BACKWARDS) ? sp[0] : sp[-1];
       bool through_lvalue = false;
       SV* var = variable_behind(dest, &through_lvalue);
-      if (var == value || !new_magic(var)) break;
+      if (var == value || !guarded_magic(var)) break;
       if (through_lvalue) {
         if (LvTYPE(dest) == 'v' || same_length_substr(dest, value, var)) break;
         note(t, dest, action::copy);
@@ -668,7 +695,7 @@ void find_targets(pTHX_ op_targets& t) {
       SV** first_right = base + PL_markstack_ptr[-1] + 1;
       SV** last_right = base + PL_markstack_ptr[0];
       for (SV** p = last_right + 1; p <= sp; ++p) {
-        if (*p && new_magic(*p)) {
+        if (*p && guarded_magic(*p)) {
           note(t, *p, on_stack(*p, first_right, last_right) ? action::copy : action::drop);
         } else if (*p && SvTYPE(*p) == SVt_PVLV) {
           note(t, *p, action::copy);
@@ -726,7 +753,7 @@ void find_targets(pTHX_ op_targets& t) {
       SV* pos = sp[-at++];
       SV* sv = sp[-at++];
       if (priv & OPpSUBSTR_REPL_FIRST) repl = sp[-at];
-      if (!repl || !new_magic(sv)) break;
+      if (!repl || !guarded_magic(sv)) break;
       if (same_length_replacement(sv, pos, len, repl)) break;
       note(t, sv, action::copy);
       break;
@@ -745,7 +772,7 @@ void find_targets(pTHX_ op_targets& t) {
   /* Ops that store their result straight into a lexical (`my $v; $v = $a . $b`). */
   if ((PL_opargs[op->op_type] & OA_TARGLEX) && (priv & OPpTARGET_MY) && op->op_targ) {
     SV* targ = PAD_SV(op->op_targ);
-    if (new_magic(targ)) {
+    if (guarded_magic(targ)) {
       bool operand = (op->op_type == OP_MULTICONCAT && (priv & OPpMULTICONCAT_APPEND));
       SV** first = (PL_opargs[op->op_type] & OA_MARK) ? base + PL_markstack_ptr[0] + 1 : sp - 1;
       operand = operand || on_stack(targ, std::max(first, base + 1), sp);
@@ -787,6 +814,30 @@ void reattach(pTHX_ const op_target& t) {
   }
 }
 
+/* After the op, for an mmap() variable: as the seed says, an edit that keeps the length is
+ * made in the mapped memory, and one that changes it gives the variable storage of its own
+ * (the file keeps its bytes). Perl made the edit on a copy; a copy of the same length is
+ * written back. An op that died, or an s///e still running, leaves the region as it was. */
+bool finish_raw(pTHX_ const op_target& t, bool completed, failure& f) {
+  if (!(t.mg->mg_private & detached_for_op)) return true;
+  t.mg->mg_private &= ~detached_for_op;
+  region* r = region_of(t.mg);
+  if (!r) return true;
+  SV* sv = t.sv;
+  if (!completed) {
+    point_at(aTHX_ sv, r->data(), r->size());
+  } else if (t.what == action::copy && SvPOK(sv) && !SvROK(sv) && !SvUTF8(sv) &&
+             SvCUR(sv) == r->size() && SvPVX_const(sv) != r->data()) {
+    const bool written = guarded(r->data(), SvPVX_const(sv), r->size(), true, f);
+    point_at(aTHX_ sv, r->data(), r->size());
+    if (!written) return false;
+  } else {
+    return true; /* the variable keeps the storage the op gave it */
+  }
+  if (r->tainted) SvTAINTED_on(sv);
+  return true;
+}
+
 OP* guarded_pp(pTHX) {
   op_targets targets;
   find_targets(aTHX_ targets);
@@ -810,11 +861,21 @@ OP* guarded_pp(pTHX) {
   JMPENV_POP;
   /* s///e goes on in its replacement code: substcont sets the variable when it is done. */
   const bool finished = !(type == OP_SUBST && caught == 0 && next != op->op_next);
+  failure f;
+  bool written = true;
   for (int i = 0; i < targets.count; ++i) {
-    if (finished && i < prepared) reattach(aTHX_ targets.items[i]);
-    SvREFCNT_dec(targets.items[i].sv);
+    const op_target& t = targets.items[i];
+    if (i < prepared) {
+      if (t.raw) {
+        written = finish_raw(aTHX_ t, caught == 0 && finished, f) && written;
+      } else if (finished) {
+        reattach(aTHX_ t);
+      }
+    }
   }
+  for (int i = 0; i < targets.count; ++i) SvREFCNT_dec(targets.items[i].sv);
   if (caught) JMPENV_JUMP(caught);
+  if (!written) fail(aTHX_ f);
   return next;
 }
 
