@@ -703,14 +703,18 @@ void find_targets(pTHX_ op_targets& t) {
       }
       break;
     }
-    case OP_SUBST:
-      if (cPMOPx(op)->op_pmflags & PMf_NONDESTRUCT) break;
+    case OP_SUBST: {
+      const U32 pmflags = cPMOPx(op)->op_pmflags;
+      if (pmflags & PMf_NONDESTRUCT) break;
+      /* A constant replacement lies on top of the target (pp_subst pops it first). */
+      SV** stacked = (pmflags & PMf_CONST) ? sp - 1 : sp;
       note(t,
-           (op->op_flags & OPf_STACKED) ? sp[0]
+           (op->op_flags & OPf_STACKED) ? *stacked
            : op->op_targ                ? PAD_SV(op->op_targ)
                                         : DEFSV,
            action::copy);
       break;
+    }
     case OP_TRANS: {
       if ((priv & OPpTRANS_IDENTICAL) && !(priv & (OPpTRANS_DELETE | OPpTRANS_SQUASH))) break;
       SV* sv = (op->op_flags & OPf_STACKED) ? sp[0] : op->op_targ ? PAD_SV(op->op_targ) : DEFSV;
@@ -758,6 +762,15 @@ void find_targets(pTHX_ op_targets& t) {
       note(t, sv, action::copy);
       break;
     }
+    case OP_MULTICONCAT:
+      /* `expr = a . b` with a non-lexical target on top of its operands. (`expr .= ...` only
+       * appends: Perl copies the variable first anyway, and a new() variable keeps its region
+       * as it is.) */
+      if ((op->op_flags & OPf_STACKED) && !(priv & OPpMULTICONCAT_APPEND)) {
+        const SSize_t nargs = cUNOP_AUXx(op)->op_aux[PERL_MULTICONCAT_IX_NARGS].ssize;
+        note(t, sp[0], on_stack(sp[0], std::max(sp - nargs, base + 1), sp - 1) ? action::copy : action::drop);
+      }
+      break;
     case OP_REPEAT:
       if (op->op_flags & OPf_STACKED) note(t, sp[-1], action::copy);
       break;
@@ -890,7 +903,8 @@ void install_op_guards(pTHX) {
                           type == OP_TRANS || type == OP_SCHOP || type == OP_SCHOMP ||
                           type == OP_CHOP || type == OP_CHOMP || type == OP_SUBSTR ||
                           type == OP_REPEAT || type == OP_SYSREAD || type == OP_READ ||
-                          type == OP_RECV || (PL_opargs[type] & OA_TARGLEX);
+                          type == OP_RECV || type == OP_MULTICONCAT ||
+                          (PL_opargs[type] & OA_TARGLEX);
       if (wanted) PL_ppaddr[type] = guarded_pp;
     }
     OP_CHECK_MUTEX_UNLOCK;

@@ -33,6 +33,7 @@ my %longer_than_the_region = map { $_ => 1 } (
   's/// longer', 's///g growing', 's/// with a capture', 'lvalue substr longer',
   '4-arg substr longer', 'lvalue substr at the end', 'vec growing', 'read past the end',
   'utf8::encode of Latin-1', 'utf8::decode', 'assign a wide character', 'reference append',
+  'global concatenation with itself', 'global append',
 );
 
 my $dir = File::Temp::tempdir("sys-mmap-differential-$$-XXXXXX", TMPDIR => 1, CLEANUP => 1);

@@ -42,6 +42,7 @@ sub temp_file {
 sub is_mapped {
   my ($address) = @_;
   open my $maps, '<', '/proc/self/maps' or die "/proc/self/maps: $!";
+  no warnings 'portable';    # 64-bit addresses
   while (<$maps>) {
     my ($from, $to) = /^([0-9a-f]+)-([0-9a-f]+)/ or next;
     return 1 if $address >= hex($from) && $address < hex($to);
