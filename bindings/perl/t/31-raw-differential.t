@@ -32,7 +32,8 @@ my %original_edits_in_place = map { $_ => 1 } (
   'repeat zero times in place', 'chop', 'chop a list', 's/// shorter', 's///g removing',
   's/// at the end', 'tr/d', 'lvalue substr shorter', '4-arg substr shorter',
   '4-arg substr negative', 'substr lvalue in a loop', 'chop through @_', 'foreach alias tr',
-  'reference s/// shorter', 'reference tr/d', 'reference chop',
+  'reference s/// shorter', 'reference tr/d', 'reference chop', 'global s/// shorter',
+  'global substr shorter',
 );
 
 my ($written, $kept) = (0, 0);
