@@ -10,7 +10,7 @@ use File::Temp ();
 use POSIX ();
 use Test::More;
 
-our @EXPORT = qw(temp_file slurp dies_in_child run_in_child is_mapped);
+our @EXPORT = qw(temp_file slurp dies_in_child run_in_child is_mapped run_with_module original_module);
 
 sub import {
   require Sys::Mmap;
@@ -55,6 +55,39 @@ sub slurp {
   open my $fh, '<:raw', $name or die "$name: $!";
   local $/;
   return scalar <$fh>;
+}
+
+# Debian's Sys::Mmap 0.20 (libsys-mmap-perl), or undef when it is not installed.
+sub original_module {
+  require Config;
+  my $path = "$Config::Config{vendorarch}/Sys/Mmap.pm";
+  return -f $path ? $path : undef;
+}
+
+# Runs the Perl program $code in a new perl with `which` Sys::Mmap loaded and imported:
+# 'ours' (the module under test) or 'orig' (0.20, by its path, with no directory of ours in
+# @INC). Returns what it printed on STDOUT and STDERR, and its exit status.
+sub run_with_module {
+  my ($which, $code) = @_;
+  my $file = temp_file($code);
+  my @inc;
+  my $load;
+  if ($which eq 'ours') {
+    (my $root = $INC{'Sys/Mmap.pm'}) =~ s{/lib/Sys/Mmap\.pm\z}{};
+    @inc = ("-I$root/lib", "-I$root/arch");
+    $load = 'require Sys::Mmap; die "not ours\n" unless $INC{"Sys/Mmap.pm"} =~ m{blib/lib};';
+  } else {
+    my $path = original_module() or die "Sys::Mmap 0.20 is not installed\n";
+    $load = "die \"a Sys::Mmap is loaded\\n\" if exists \$INC{'Sys/Mmap.pm'}; require '$path';"
+      . " die \"not 0.20\\n\" unless \$Sys::Mmap::VERSION eq '0.20'; \$INC{'Sys/Mmap.pm'} = '$path';";
+  }
+  local $ENV{PERL5LIB};
+  my $prelude = "BEGIN { open STDERR, '>&', \\*STDOUT; \$| = 1; $load Sys::Mmap->import }";
+  open my $fh, '-|', $^X, @inc, '-e', "$prelude\n#line 1 \"program\"\n" . 'do $ARGV[0]; die $@ if $@', $file
+    or die "cannot run $^X: $!";
+  my $out = do { local $/; <$fh> };
+  close $fh;
+  return ($out // '', $?);
 }
 
 # Runs $code in a forked child; returns ($status, $output) where output is what the child
