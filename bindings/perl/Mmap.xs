@@ -265,8 +265,8 @@ bool sync_region(const region* r, std::size_t offset, std::size_t length, int fl
   } catch (const mmipc::os_error& e) {
     describe(f, e.error_number(), "msync failed! errno %d %s", e.error_number(),
              std::strerror(e.error_number()));
-  } catch (const std::exception& e) {
-    describe(f, EINVAL, "msync failed! errno %d %s (%s)", EINVAL, std::strerror(EINVAL), e.what());
+  } catch (const std::exception&) {
+    describe(f, EINVAL, "msync failed! errno %d %s", EINVAL, std::strerror(EINVAL));
   }
   return false;
 }
