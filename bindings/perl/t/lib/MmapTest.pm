@@ -10,7 +10,8 @@ use File::Temp ();
 use POSIX ();
 use Test::More;
 
-our @EXPORT = qw(temp_file slurp dies_in_child run_in_child is_mapped run_with_module original_module);
+our @EXPORT = qw(temp_file slurp dies_in_child run_in_child is_mapped run_with_module original_module
+  fd_count);
 
 sub import {
   require Sys::Mmap;
@@ -48,6 +49,16 @@ sub is_mapped {
     return 1 if $address >= hex($from) && $address < hex($to);
   }
   return 0;
+}
+
+# The number of descriptors this process has open (from /proc/self/fd), not counting the one
+# used to list them.
+sub fd_count {
+  opendir(my $d, '/proc/self/fd') or die "/proc/self/fd: $!";
+  my $own = fileno($d);
+  my $n = grep { /^\d+$/ && (!defined $own || $_ != $own) } readdir $d;
+  closedir $d;
+  return $n;
 }
 
 sub slurp {
