@@ -8,7 +8,9 @@ namespace {
 
 using mmipc::detail::live_ranges;
 
-std::uintptr_t at(const std::byte* p) { return reinterpret_cast<std::uintptr_t>(p); }
+std::uintptr_t at(const std::byte* p) {
+  return reinterpret_cast<std::uintptr_t>(p);
+}
 
 TEST(LiveRangesTest, FindsRangesInsideARegisteredOne) {
   std::byte memory[100]{};
@@ -36,7 +38,9 @@ TEST(LiveRangesTest, RemoveForgetsTheOwner) {
 }
 
 int kept = 0;
-void keep(const void*) { ++kept; }
+void keep(const void*) {
+  ++kept;
+}
 
 TEST(LiveRangesTest, KeepIsCalledForAFoundOwner) {
   std::byte a[10]{};

@@ -20,8 +20,8 @@ TEST(PosixMapTest, ProtectionBecomesAccess) {
 }
 
 TEST(PosixMapTest, FlagsBecomeOptions) {
-  auto r = decode_posix_map(PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE |
-                                           MAP_NORESERVE | MAP_LOCKED);
+  auto r = decode_posix_map(
+      PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE | MAP_NORESERVE | MAP_LOCKED);
   EXPECT_TRUE(r.anonymous);
   EXPECT_FALSE(r.options.shared);
   EXPECT_TRUE(r.options.populate);
@@ -34,9 +34,9 @@ TEST(PosixMapTest, FlagsBecomeOptions) {
 TEST(PosixMapTest, HugePageSizes) {
   EXPECT_EQ(decode_posix_map(PROT_READ, MAP_SHARED | MAP_HUGETLB).options.huge_page_size,
             std::size_t{2} << 20);
-  EXPECT_EQ(decode_posix_map(PROT_READ, MAP_SHARED | MAP_HUGETLB | (30 << 26))
-                .options.huge_page_size,
-            std::size_t{1} << 30);
+  EXPECT_EQ(
+      decode_posix_map(PROT_READ, MAP_SHARED | MAP_HUGETLB | (30 << 26)).options.huge_page_size,
+      std::size_t{1} << 30);
   EXPECT_THROW(decode_posix_map(PROT_READ, MAP_SHARED | (21 << 26)), std::invalid_argument);
 }
 

@@ -57,12 +57,15 @@
 #include "mmipc/posix_map.hpp"
 
 #define PERL_NO_GET_CONTEXT
-/* Perl's own headers use C idioms C++20 deprecates (volatile parameters). */
+/* Perl's own headers use C idioms C++20 deprecates (volatile parameters). Their order
+ * matters. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wvolatile"
+// clang-format off
 #include "EXTERN.h"
 #include "perl.h"
 #include "XSUB.h"
+// clang-format on
 #pragma GCC diagnostic pop
 
 /* glibc's <sys/mman.h> does not define these (the original module lacked them for that
@@ -82,9 +85,9 @@ namespace {
 /* One mapping made by mmap() or new(). */
 struct region {
   mmipc::mapping map;
-  bool tainted;                 /* file data: tainted under -T */
-  std::atomic<long> owners{1};  /* mmap()/new() variables and objects, in every interpreter */
-  std::atomic<long> refs{1};    /* owners plus hardwired variables */
+  bool tainted;                /* file data: tainted under -T */
+  std::atomic<long> owners{1}; /* mmap()/new() variables and objects, in every interpreter */
+  std::atomic<long> refs{1};   /* owners plus hardwired variables */
   /* Variables hardwired into the region, with their interpreter (guarded by views_mutex):
    * made undef as soon as the last owner lets go. */
   std::vector<std::pair<void*, SV*>> views{};
@@ -139,7 +142,9 @@ void syscall_failed(failure& f, const char* op, int err) {
 
 /* ---- regions ---- */
 
-void keep_region(const void* r) { static_cast<region*>(const_cast<void*>(r))->refs.fetch_add(1); }
+void keep_region(const void* r) {
+  static_cast<region*>(const_cast<void*>(r))->refs.fetch_add(1);
+}
 
 void detach_orphan(pTHX_ SV* sv, region* r);
 
@@ -184,10 +189,9 @@ region* make_region(const request& req, failure& f) noexcept {
     mmipc::mapping m =
         req.posix.anonymous
             ? mmipc::mapping::anonymous(req.length, options)
-            : mmipc::mapping::map(req.fd, req.offset,
-                                  req.length ? std::optional<std::uint64_t>(req.length)
-                                             : std::nullopt,
-                                  options);
+            : mmipc::mapping::map(
+                  req.fd, req.offset,
+                  req.length ? std::optional<std::uint64_t>(req.length) : std::nullopt, options);
     return new region{std::move(m), !req.posix.anonymous};
   } catch (const mmipc::region_error& e) {
     using mmipc::region_problem;
@@ -216,11 +220,10 @@ region* make_region(const request& req, failure& f) noexcept {
         struct stat st {};
         const bool sizeless = req.fd >= 0 && ::fstat(req.fd, &st) == 0 && st.st_size == 0;
         if (req.length == 0 && sizeless) {
-          describe(f, EINVAL,
-                   "mmap: offset (%llu) is at or beyond end of file (size 0): %s", offset,
-                   e.problem() == region_problem::needs_length
-                       ? "a device has no size; give a length"
-                       : "a pipe or a socket cannot be mapped");
+          describe(
+              f, EINVAL, "mmap: offset (%llu) is at or beyond end of file (size 0): %s", offset,
+              e.problem() == region_problem::needs_length ? "a device has no size; give a length"
+                                                          : "a pipe or a socket cannot be mapped");
         } else {
           syscall_failed(f, "mmap", ENODEV); /* what the kernel says for a pipe or a socket */
         }
@@ -280,13 +283,13 @@ bool guarded(char* dst, const char* src, std::size_t n, bool to_region, failure&
     return true;
   } catch (const mmipc::lost_pages_error& e) {
     describe(f, e.error_number(), "Sys::Mmap: cannot %s the mapped region: %s (%s) ",
-             to_region ? "write to" : "read", 
+             to_region ? "write to" : "read",
              e.error_number() == EFAULT ? "the mapped file shrank under the mapping"
                                         : "I/O error on the mapped file's storage",
              std::strerror(e.error_number()));
   } catch (const std::exception& e) {
-    describe(f, EIO, "Sys::Mmap: cannot %s the mapped region: %s ",
-             to_region ? "write to" : "read", e.what());
+    describe(f, EIO, "Sys::Mmap: cannot %s the mapped region: %s ", to_region ? "write to" : "read",
+             e.what());
   }
   return false;
 }
@@ -327,14 +330,19 @@ const MGVTBL hardwire_vtbl = {hardwire_get,  nullptr, nullptr,      nullptr,
 const MGVTBL tie_vtbl = {nullptr, nullptr, nullptr, tie_clear, tie_free, nullptr, nullptr, nullptr};
 /* Put on a `local` copy of a read-only variable: its first set clears the read-only flag
  * that Perl copies from the localised variable, and removes itself. */
-const MGVTBL unlock_vtbl = {nullptr, unlock_set, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+const MGVTBL unlock_vtbl = {nullptr, unlock_set, nullptr, nullptr,
+                            nullptr, nullptr,    nullptr, nullptr};
 
 /* mg_private bit of new_vtbl magic: an op runs on a private copy (see "ops"). */
 constexpr U16 detached_for_op = 1;
 
-region* region_of(const MAGIC* mg) { return reinterpret_cast<region*>(mg->mg_ptr); }
+region* region_of(const MAGIC* mg) {
+  return reinterpret_cast<region*>(mg->mg_ptr);
+}
 
-bool is_owner(const MAGIC* mg) { return mg->mg_virtual != &hardwire_vtbl; }
+bool is_owner(const MAGIC* mg) {
+  return mg->mg_virtual != &hardwire_vtbl;
+}
 
 /* Our magic on `sv`, or null. */
 MAGIC* our_magic(SV* sv) {
@@ -367,7 +375,8 @@ bool attached(SV* sv, const region* r);
 MAGIC* guarded_magic(SV* sv) {
   if (!sv || SvTYPE(sv) < SVt_PVMG || !SvMAGICAL(sv) || SvREADONLY(sv)) return nullptr;
   for (MAGIC* mg = SvMAGIC(sv); mg; mg = mg->mg_moremagic) {
-    if (mg->mg_type == PERL_MAGIC_ext && (mg->mg_virtual == &new_vtbl || mg->mg_virtual == &mmap_vtbl)) {
+    if (mg->mg_type == PERL_MAGIC_ext &&
+        (mg->mg_virtual == &new_vtbl || mg->mg_virtual == &mmap_vtbl)) {
       region* r = region_of(mg);
       return r && attached(sv, r) ? mg : nullptr;
     }
@@ -559,7 +568,9 @@ int shared_local(pTHX_ SV* nsv, MAGIC* mg) {
   return 0;
 }
 
-int tie_clear(pTHX_ SV*, MAGIC*) { return 0; }
+int tie_clear(pTHX_ SV*, MAGIC*) {
+  return 0;
+}
 
 /* `untie $var` (or a new tie) on a new() variable: it becomes a plain variable holding the
  * region's bytes, and lets go of the region (unmapped now unless the object lives on). Also
@@ -768,7 +779,8 @@ void find_targets(pTHX_ op_targets& t) {
        * as it is.) */
       if ((op->op_flags & OPf_STACKED) && !(priv & OPpMULTICONCAT_APPEND)) {
         const SSize_t nargs = cUNOP_AUXx(op)->op_aux[PERL_MULTICONCAT_IX_NARGS].ssize;
-        note(t, sp[0], on_stack(sp[0], std::max(sp - nargs, base + 1), sp - 1) ? action::copy : action::drop);
+        note(t, sp[0],
+             on_stack(sp[0], std::max(sp - nargs, base + 1), sp - 1) ? action::copy : action::drop);
       }
       break;
     case OP_REPEAT:
@@ -777,7 +789,8 @@ void find_targets(pTHX_ op_targets& t) {
     case OP_SYSREAD:
     case OP_READ:
     case OP_RECV:
-      if (base + PL_markstack_ptr[0] + 2 <= sp) note(t, base[PL_markstack_ptr[0] + 2], action::copy);
+      if (base + PL_markstack_ptr[0] + 2 <= sp)
+        note(t, base[PL_markstack_ptr[0] + 2], action::copy);
       break;
     default:
       break;
@@ -899,12 +912,11 @@ void install_op_guards(pTHX) {
     OP_CHECK_MUTEX_LOCK;
     for (int type = 0; type < MAXO; ++type) {
       original_pp[type] = PL_ppaddr[type];
-      const bool wanted = type == OP_SASSIGN || type == OP_AASSIGN || type == OP_SUBST ||
-                          type == OP_TRANS || type == OP_SCHOP || type == OP_SCHOMP ||
-                          type == OP_CHOP || type == OP_CHOMP || type == OP_SUBSTR ||
-                          type == OP_REPEAT || type == OP_SYSREAD || type == OP_READ ||
-                          type == OP_RECV || type == OP_MULTICONCAT ||
-                          (PL_opargs[type] & OA_TARGLEX);
+      const bool wanted =
+          type == OP_SASSIGN || type == OP_AASSIGN || type == OP_SUBST || type == OP_TRANS ||
+          type == OP_SCHOP || type == OP_SCHOMP || type == OP_CHOP || type == OP_CHOMP ||
+          type == OP_SUBSTR || type == OP_REPEAT || type == OP_SYSREAD || type == OP_READ ||
+          type == OP_RECV || type == OP_MULTICONCAT || (PL_opargs[type] & OA_TARGLEX);
       if (wanted) PL_ppaddr[type] = guarded_pp;
     }
     OP_CHECK_MUTEX_UNLOCK;
@@ -953,7 +965,8 @@ std::uint64_t mmap_size(pTHX_ SV* sv, const char* what) {
 IV mmap_flags(pTHX_ SV* sv, const char* what) {
   SvGETMAGIC(sv);
   if (!SvOK(sv)) return 0;
-  if (!looks_like_number(sv)) fail(aTHX_ EINVAL, "mmap: %s is not a number (%s) ", what, SvPV_nolen(sv));
+  if (!looks_like_number(sv))
+    fail(aTHX_ EINVAL, "mmap: %s is not a number (%s) ", what, SvPV_nolen(sv));
   return SvIV_nomg(sv);
 }
 
@@ -964,8 +977,10 @@ int fd_of(pTHX_ SV* sv) {
   IO* io = nullptr;
   if (SvROK(sv)) {
     SV* target = SvRV(sv);
-    if (isGV_with_GP(target)) io = GvIO(reinterpret_cast<GV*>(target));
-    else if (SvTYPE(target) == SVt_PVIO) io = reinterpret_cast<IO*>(target);
+    if (isGV_with_GP(target))
+      io = GvIO(reinterpret_cast<GV*>(target));
+    else if (SvTYPE(target) == SVt_PVIO)
+      io = reinterpret_cast<IO*>(target);
   } else if (isGV_with_GP(sv)) {
     io = GvIO(reinterpret_cast<GV*>(sv));
   } else if (SvPOK(sv) && SvCUR(sv) > 0) {
@@ -1111,18 +1126,30 @@ struct constant {
 };
 
 const constant constants[] = {
-    {"MAP_ANON", MAP_ANONYMOUS},       {"MAP_ANONYMOUS", MAP_ANONYMOUS},
-    {"MAP_FILE", MAP_FILE},            {"MAP_LOCKED", MAP_LOCKED},
-    {"MAP_PRIVATE", MAP_PRIVATE},      {"MAP_SHARED", MAP_SHARED},
-    {"MAP_NORESERVE", MAP_NORESERVE},  {"MAP_POPULATE", MAP_POPULATE},
-    {"MAP_HUGETLB", MAP_HUGETLB},      {"MAP_HUGE_2MB", MAP_HUGE_2MB},
-    {"MAP_HUGE_1GB", MAP_HUGE_1GB},    {"PROT_EXEC", PROT_EXEC},
-    {"PROT_NONE", PROT_NONE},          {"PROT_READ", PROT_READ},
-    {"PROT_WRITE", PROT_WRITE},        {"MS_ASYNC", MS_ASYNC},
-    {"MS_SYNC", MS_SYNC},              {"MS_INVALIDATE", MS_INVALIDATE},
+    {"MAP_ANON", MAP_ANONYMOUS},
+    {"MAP_ANONYMOUS", MAP_ANONYMOUS},
+    {"MAP_FILE", MAP_FILE},
+    {"MAP_LOCKED", MAP_LOCKED},
+    {"MAP_PRIVATE", MAP_PRIVATE},
+    {"MAP_SHARED", MAP_SHARED},
+    {"MAP_NORESERVE", MAP_NORESERVE},
+    {"MAP_POPULATE", MAP_POPULATE},
+    {"MAP_HUGETLB", MAP_HUGETLB},
+    {"MAP_HUGE_2MB", MAP_HUGE_2MB},
+    {"MAP_HUGE_1GB", MAP_HUGE_1GB},
+    {"PROT_EXEC", PROT_EXEC},
+    {"PROT_NONE", PROT_NONE},
+    {"PROT_READ", PROT_READ},
+    {"PROT_WRITE", PROT_WRITE},
+    {"MS_ASYNC", MS_ASYNC},
+    {"MS_SYNC", MS_SYNC},
+    {"MS_INVALIDATE", MS_INVALIDATE},
 };
 
 }  // namespace
+
+/* The XS part below is xsubpp's language, not C++: `make format` leaves it as written. */
+/* clang-format off */
 
 MODULE = Sys::Mmap    PACKAGE = Sys::Mmap
 

@@ -170,9 +170,9 @@ class mapping {
   /// The page-aligned span holding [offset, offset + length) of the region.
   std::span<std::byte> pages_of(std::size_t offset, std::size_t length, const char* op) const;
 
-  void* base_ = nullptr;  // what mmap returned (page-aligned)
+  void* base_ = nullptr;         // what mmap returned (page-aligned)
   std::size_t base_length_ = 0;  // what reset() unmaps (with the trailing zero page, if any)
-  std::byte* data_ = nullptr;  // base_ + (offset_ % page size)
+  std::byte* data_ = nullptr;    // base_ + (offset_ % page size)
   std::size_t size_ = 0;
   std::uint64_t offset_ = 0;
   access_mode access_ = access_mode::none;
