@@ -91,9 +91,25 @@ struct region {
   /* Variables hardwired into the region, with their interpreter (guarded by views_mutex):
    * made undef as soon as the last owner lets go. */
   std::vector<std::pair<void*, SV*>> views{};
+  /* A buffer of at least size() + 1 bytes, kept from the last copy an op was given: large
+   * copies then reuse memory that is already faulted in instead of fresh pages each time. */
+  std::atomic<char*> spare{nullptr};
 
   char* data() const { return reinterpret_cast<char*>(map.data()); }
   STRLEN size() const { return map.size(); }
+
+  /* A buffer for a private copy of the region. */
+  char* take_buffer() {
+    char* buffer = spare.exchange(nullptr);
+    if (!buffer) Newx(buffer, size() + 1, char);
+    return buffer;
+  }
+  /* Keeps `buffer` (from take_buffer() or Perl, at least size() + 1 bytes) or frees it. */
+  void give_back(char* buffer) {
+    char* none = nullptr;
+    if (!spare.compare_exchange_strong(none, buffer)) Safefree(buffer);
+  }
+  ~region() { Safefree(spare.load()); }
 };
 
 std::mutex views_mutex;
@@ -480,14 +496,28 @@ int hardwire_dup(pTHX_ MAGIC* mg, CLONE_PARAMS*) {
 }
 
 /* Gives up whatever buffer Perl holds in `sv` (its own, shared copy-on-write, a reference,
- * a glob) without touching mapped memory, and points it at [data, data + size). */
-void point_at(pTHX_ SV* sv, char* data, STRLEN size) {
+ * a glob) without touching mapped memory, and points it at [data, data + size). A buffer of
+ * its own large enough for region `keep` goes to that region's spare. */
+void point_at(pTHX_ SV* sv, char* data, STRLEN size, region* keep = nullptr) {
   if (SvROK(sv)) sv_unref_flags(sv, 0);
   if (isGV_with_GP(sv)) sv_force_normal_flags(sv, SV_COW_DROP_PV); /* an assigned glob */
   if (SvIsCOW(sv)) sv_force_normal_flags(sv, SV_COW_DROP_PV);
   if (SvTYPE(sv) < SVt_PV) sv_upgrade(sv, SVt_PV);
-  if (SvOOK(sv)) SvOOK_off(sv);
-  if (SvPVX_const(sv) != data && SvLEN(sv) != 0) SvPV_free(sv);
+  if (SvPVX_const(sv) != data && SvLEN(sv) != 0) {
+    /* The allocation starts before the string when Perl chopped its front (OOK). */
+    STRLEN front = 0;
+    if (SvOOK(sv)) SvOOK_offset(sv, front);
+    char* start = SvPVX_mutable(sv) - front;
+    const STRLEN capacity = SvLEN(sv) + front;
+    SvFLAGS(sv) &= ~SVf_OOK;
+    if (keep && capacity >= keep->size() + 1) {
+      keep->give_back(start);
+    } else {
+      Safefree(start);
+    }
+  } else if (SvOOK(sv)) {
+    SvFLAGS(sv) &= ~SVf_OOK;
+  }
   SvPV_set(sv, data);
   SvCUR_set(sv, size);
   SvLEN_set(sv, 0);
@@ -531,11 +561,11 @@ int shared_set(pTHX_ SV* sv, MAGIC* mg) {
     }
     if (!written) {
       /* The variable stays the region (what exists of it), then the assignment dies. */
-      point_at(aTHX_ sv, r->data(), r->size());
+      point_at(aTHX_ sv, r->data(), r->size(), r);
       fail(aTHX_ f);
     }
   }
-  point_at(aTHX_ sv, r->data(), r->size()); /* also undoes a same-length edit's flags */
+  point_at(aTHX_ sv, r->data(), r->size(), r); /* also undoes a same-length edit's flags */
   if (r->tainted) SvTAINTED_on(sv);
   return 0;
 }
@@ -561,7 +591,7 @@ int shared_local(pTHX_ SV* nsv, MAGIC* mg) {
   }
   r->owners.fetch_add(1);
   r->refs.fetch_add(1);
-  point_at(aTHX_ nsv, r->data(), r->size());
+  point_at(aTHX_ nsv, r->data(), r->size(), r);
   MAGIC* nmg = sv_magicext(nsv, nsv, PERL_MAGIC_ext, &new_vtbl, reinterpret_cast<char*>(r), 0);
   nmg->mg_flags |= MGf_DUP | MGf_LOCAL;
   if (r->tainted) SvTAINTED_on(nsv);
@@ -816,11 +846,10 @@ void detach_for(pTHX_ const op_target& t) {
     SvLEN_set(t.sv, 0);
     SvPOK_off(t.sv);
   } else {
-    char* copy = nullptr;
-    Newx(copy, r->size() + 1, char);
+    char* copy = r->take_buffer();
     failure f;
     if (!guarded(copy, r->data(), r->size(), false, f)) {
-      Safefree(copy);
+      r->give_back(copy);
       fail(aTHX_ f);
     }
     copy[r->size()] = '\0';
@@ -835,7 +864,7 @@ void reattach(pTHX_ const op_target& t) {
   if (!(t.mg->mg_private & detached_for_op)) return;
   t.mg->mg_private &= ~detached_for_op;
   if (region* r = region_of(t.mg)) {
-    point_at(aTHX_ t.sv, r->data(), r->size());
+    point_at(aTHX_ t.sv, r->data(), r->size(), r);
     if (r->tainted) SvTAINTED_on(t.sv);
   }
 }
@@ -851,11 +880,11 @@ bool finish_raw(pTHX_ const op_target& t, bool completed, failure& f) {
   if (!r) return true;
   SV* sv = t.sv;
   if (!completed) {
-    point_at(aTHX_ sv, r->data(), r->size());
+    point_at(aTHX_ sv, r->data(), r->size(), r);
   } else if (t.what == action::copy && SvPOK(sv) && !SvROK(sv) && !SvUTF8(sv) &&
              SvCUR(sv) == r->size() && SvPVX_const(sv) != r->data()) {
     const bool written = guarded(r->data(), SvPVX_const(sv), r->size(), true, f);
-    point_at(aTHX_ sv, r->data(), r->size());
+    point_at(aTHX_ sv, r->data(), r->size(), r);
     if (!written) return false;
   } else {
     return true; /* the variable keeps the storage the op gave it */
