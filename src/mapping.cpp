@@ -6,6 +6,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <stdexcept>
 #include <string>
@@ -72,32 +73,39 @@ std::size_t alignment_of(const map_options& options) {
   return options.huge_page_size != 0 ? options.huge_page_size : mapping::page_size();
 }
 
-/// Maps `length` bytes like ::mmap(nullptr, ...), followed by one readable zero page when
-/// options.trailing_zero_page asks for it: the address space is reserved first (the pages
-/// rounded up, plus one) as private zero pages, then the object is mapped over its start.
-/// `*reserved` receives the length to unmap. Returns MAP_FAILED with errno set on failure.
+/// Maps `length` bytes like ::mmap(nullptr, ...), followed by one readable page when
+/// options.trailing_zero_page asks for it and the byte after the region would otherwise lie
+/// outside the mapping (the region ends at a page boundary). `following` is how many bytes of
+/// the object follow the region (0 when unknown): when a page of them exists, that page is
+/// simply mapped too; anonymous memory maps one page more; otherwise the address space is
+/// reserved first (the pages plus one) as private zero pages and the object is mapped over
+/// its start. `*reserved` receives the length to unmap. Returns MAP_FAILED with errno set.
 void* map_pages(std::size_t length, int prot, int flags, int fd, off_t offset,
-                const map_options& options, std::size_t* reserved) {
+                std::uint64_t following, const map_options& options, std::size_t* reserved) {
   *reserved = length;
-  if (!options.trailing_zero_page || options.huge_page_size != 0) {
+  const std::size_t page = mapping::page_size();
+  if (!options.trailing_zero_page || options.huge_page_size != 0 || length % page != 0) {
     return ::mmap(nullptr, length, prot, flags, fd, offset);
   }
-  const std::size_t page = mapping::page_size();
-  const std::size_t rounded = length + (page - length % page) % page;
-  if (rounded < length || rounded > SIZE_MAX - page) {
+  if (length > SIZE_MAX - page) {
     errno = ENOMEM;
     return MAP_FAILED;
   }
-  void* area = ::mmap(nullptr, rounded + page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if ((flags & MAP_ANONYMOUS) || following >= page) {
+    void* pages = ::mmap(nullptr, length + page, prot, flags, fd, offset);
+    if (pages != MAP_FAILED) *reserved = length + page;
+    return pages;
+  }
+  void* area = ::mmap(nullptr, length + page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (area == MAP_FAILED) return MAP_FAILED;
   void* pages = ::mmap(area, length, prot, flags | MAP_FIXED, fd, offset);
   if (pages == MAP_FAILED) {
     const int err = errno;
-    ::munmap(area, rounded + page);
+    ::munmap(area, length + page);
     errno = err;
     return MAP_FAILED;
   }
-  *reserved = rounded + page;
+  *reserved = length + page;
   return pages;
 }
 
@@ -214,8 +222,10 @@ mapping mapping::map(int fd, std::uint64_t offset, std::optional<std::uint64_t> 
   const std::uint64_t map_delta = dev_zero ? 0 : delta;
   const std::uint64_t map_offset = dev_zero ? 0 : offset - delta;
   std::size_t base_length = static_cast<std::size_t>(region + map_delta);
+  const std::uint64_t following =
+      file_size && !dev_zero ? *file_size - std::min(*file_size, offset + region) : 0;
   void* base = map_pages(base_length, protection_of(options), flags_of(options), fd,
-                         static_cast<off_t>(map_offset), options, &base_length);
+                         static_cast<off_t>(map_offset), following, options, &base_length);
   if (base == MAP_FAILED) throw_errno("mmap", name);
   return mapping(base, base_length, static_cast<std::size_t>(map_delta),
                  static_cast<std::size_t>(region), offset, options.access, options.shared);
@@ -234,7 +244,7 @@ mapping mapping::anonymous(std::size_t length, const map_options& options) {
     throw std::invalid_argument("cannot map anonymous memory: length must be positive");
   std::size_t base_length = length;
   void* base = map_pages(length, protection_of(options), flags_of(options) | MAP_ANONYMOUS, -1, 0,
-                         options, &base_length);
+                         0, options, &base_length);
   if (base == MAP_FAILED) throw_errno("mmap", "anonymous memory");
   return mapping(base, base_length, 0, length, 0, options.access, options.shared);
 }

@@ -156,6 +156,13 @@ void syscall_failed(failure& f, const char* op, int err) {
   fail(aTHX_ f);
 }
 
+/* A call with the wrong number of arguments (through `&`, past the prototype): Perl's usage
+ * message, the original's words, with $! set like every other error here. */
+[[noreturn]] void usage(pTHX_ CV* cv, const char* params) {
+  SETERRNO(EINVAL, 0);
+  croak_xs_usage(cv, params);
+}
+
 /* ---- regions ---- */
 
 void keep_region(const void* r) {
@@ -666,6 +673,12 @@ struct op_targets {
 
 Perl_ppaddr_t original_pp[MAXO];
 
+#ifdef OPpMULTICONCAT_APPEND
+constexpr int multiconcat_type = OP_MULTICONCAT;
+#else
+constexpr int multiconcat_type = -1; /* no multiconcat before Perl 5.28 */
+#endif
+
 /* The new() variable behind `sv`: itself, or the target of a substr()/vec() lvalue. */
 SV* variable_behind(SV* sv, bool* through_lvalue) {
   *through_lvalue = false;
@@ -803,6 +816,7 @@ void find_targets(pTHX_ op_targets& t) {
       note(t, sv, action::copy);
       break;
     }
+#ifdef OPpMULTICONCAT_APPEND /* Perl 5.28 and later */
     case OP_MULTICONCAT:
       /* `expr = a . b` with a non-lexical target on top of its operands. (`expr .= ...` only
        * appends: Perl copies the variable first anyway, and a new() variable keeps its region
@@ -813,6 +827,7 @@ void find_targets(pTHX_ op_targets& t) {
              on_stack(sp[0], std::max(sp - nargs, base + 1), sp - 1) ? action::copy : action::drop);
       }
       break;
+#endif
     case OP_REPEAT:
       if (op->op_flags & OPf_STACKED) note(t, sp[-1], action::copy);
       break;
@@ -829,7 +844,10 @@ void find_targets(pTHX_ op_targets& t) {
   if ((PL_opargs[op->op_type] & OA_TARGLEX) && (priv & OPpTARGET_MY) && op->op_targ) {
     SV* targ = PAD_SV(op->op_targ);
     if (guarded_magic(targ)) {
-      bool operand = (op->op_type == OP_MULTICONCAT && (priv & OPpMULTICONCAT_APPEND));
+      bool operand = false;
+#ifdef OPpMULTICONCAT_APPEND
+      operand = op->op_type == OP_MULTICONCAT && (priv & OPpMULTICONCAT_APPEND);
+#endif
       SV** first = (PL_opargs[op->op_type] & OA_MARK) ? base + PL_markstack_ptr[0] + 1 : sp - 1;
       operand = operand || on_stack(targ, std::max(first, base + 1), sp);
       note(t, targ, operand ? action::copy : action::drop);
@@ -945,7 +963,7 @@ void install_op_guards(pTHX) {
           type == OP_SASSIGN || type == OP_AASSIGN || type == OP_SUBST || type == OP_TRANS ||
           type == OP_SCHOP || type == OP_SCHOMP || type == OP_CHOP || type == OP_CHOMP ||
           type == OP_SUBSTR || type == OP_REPEAT || type == OP_SYSREAD || type == OP_READ ||
-          type == OP_RECV || type == OP_MULTICONCAT || (PL_opargs[type] & OA_TARGLEX);
+          type == OP_RECV || type == multiconcat_type || (PL_opargs[type] & OA_TARGLEX);
       if (wanted) PL_ppaddr[type] = guarded_pp;
     }
     OP_CHECK_MUTEX_UNLOCK;
@@ -1199,7 +1217,7 @@ mmap(...)
   PROTOTYPE: $$$$*;$
   CODE:
     /* The original's usage, word for word (its typemap made five or six arguments). */
-    if (items < 5 || items > 6) croak_xs_usage(cv, "var, len, prot, flags, fh = 0, off_string");
+    if (items < 5 || items > 6) usage(aTHX_ cv, "var, len, prot, flags, fh = 0, off_string");
     {
       region* r = do_mmap(aTHX_ ST(0), ST(1), ST(2), ST(3), ST(4), items > 5 ? ST(5) : nullptr,
                           &mmap_vtbl);
@@ -1273,11 +1291,12 @@ STORE(self, value)
     RETVAL
 
 SV*
-munmap(var)
-    SV* var
+munmap(...)
   PROTOTYPE: $
   CODE:
+    if (items != 1) usage(aTHX_ cv, "var");
     {
+      SV* var = ST(0);
       SV* proxy = nullptr;
       var = target_of(aTHX_ var, false, &proxy);
       MAGIC* mg = our_magic(var);
@@ -1303,12 +1322,13 @@ munmap(var)
     RETVAL
 
 SV*
-msync(var, flags = MS_SYNC)
-    SV* var
-    IV flags
+msync(...)
   PROTOTYPE: $;$
   CODE:
+    if (items < 1 || items > 2) usage(aTHX_ cv, "var, flags = MS_SYNC");
     {
+      SV* var = ST(0);
+      const IV flags = items > 1 ? SvIV(ST(1)) : MS_SYNC;
       SV* proxy = nullptr;
       var = target_of(aTHX_ var, false, &proxy);
       MAGIC* mg = our_magic(var);
@@ -1340,13 +1360,14 @@ msync(var, flags = MS_SYNC)
     RETVAL
 
 SV*
-hardwire(var, addr, len)
-    SV* var
-    SV* addr
-    SV* len
+hardwire(...)
   PROTOTYPE: $$$
   CODE:
+    if (items != 3) usage(aTHX_ cv, "var, addr, len");
     {
+      SV* var = ST(0);
+      SV* addr = ST(1);
+      SV* len = ST(2);
       SV* proxy = nullptr;
       var = target_of(aTHX_ var, true, &proxy);
       check_variable(aTHX_ var, "hardwire");

@@ -108,19 +108,23 @@ my $pm = slurp_file('lib/Sys/Mmap.pm');
 my ($code_part, $pod) = split /^__END__\n/m, $pm, 2;
 my @source;
 # fail(aTHX_ ERR, "..." "...") and describe(f, ERR, "..."): adjacent literals join.
-while ($xs =~ /\b(?:fail\(aTHX_|describe\(f,)\s*[^,"]+,\s*((?:"(?:[^"\\]|\\.)*"\s*)+)/g) {
+while ($xs =~ /\b(?:fail\(aTHX_|describe\(f,)\s*[^,";\n]+,\s*((?:"(?:[^"\\]|\\.)*"\s*)+)/g) {
   my $literals = $1;
   my $message = join '', $literals =~ /"((?:[^"\\]|\\.)*)"/g;
   push @source, $message unless $message eq '%s';
 }
 push @source, "$1: $1 call failed: errno: %d errmsg: %s" while $xs =~ /syscall_failed\(f, "(\w+)"/g;
-push @source, 'Usage: Sys::Mmap::mmap(' . $1 . ')' while $xs =~ /croak_xs_usage\(cv, "([^"]+)"\)/g;
+# usage(aTHX_ cv, "params") in the XSUB named just above it.
+while ($xs =~ /^(\w+)\(\.\.\.\)\n(?:.*\n){0,3}?.*usage\(aTHX_ cv, "([^"]+)"\)/mg) {
+  push @source, "Usage: Sys::Mmap::$1($2)";
+}
 # Carp::carp/croak in the module: single-quoted strings are literal, double-quoted interpolate.
 while ($code_part =~ /Carp::(?:carp|croak)\((?:'([^']*)'|"((?:[^"\\]|\\.)*)")/g) {
   push @source, defined $1 ? quotemeta($1) =~ s/\\(.)/$1/gr : $2;
 }
 # The XSUBs xsubpp writes a usage message for.
-push @source, map { "Usage: Sys::Mmap::$_" } 'hardwire(var, addr, len)', 'munmap(var)', 'msync(var, flags = MS_SYNC)';
+# (The _map_* helpers are private: only new() and TIESCALAR call them.)
+push @source, 'Usage: Sys::Mmap::STORE(self, value)';
 # Perl's own words, for read-only variables.
 push @source, 'Modification of a read-only value attempted';
 

@@ -483,8 +483,10 @@ constant.
 
 =item Usage: Sys::Mmap::msync(var, flags = MS_SYNC)
 
+=item Usage: Sys::Mmap::STORE(self, value)
+
 A function called with C<&> (bypassing its prototype) and the wrong number of arguments;
-the first two are the original's words.
+the first two are the original's words. C<$!> is C<EINVAL>.
 
 =item undef variable not unmappable
 
