@@ -347,6 +347,11 @@ TEST(MappingTest, TrailingZeroPageIsReadableAfterAPageSizedRegion) {
     // Unmapping releases the reserved page too: mapping again reuses the address space.
     m.reset();
   }
+  {
+    // Inside the file the byte after is the file's next byte.
+    auto m = mapping::map(file.path(), 0, page, o);
+    EXPECT_EQ(m.data()[page], std::byte{'x'});
+  }
   map_options rw = read_write();
   rw.trailing_zero_page = true;
   auto m = mapping::map(file.path(), page, page, rw);
