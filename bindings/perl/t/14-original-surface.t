@@ -108,7 +108,8 @@ PERL
   my $offset = 'open my $f, "<", $file or die; mmap(my $x, 8, PROT_READ, MAP_SHARED, $f, "1e3"); print "$x\n"';
   row("an offset of '1e3' is 1000", $offset, qr/\A\Q@{[substr($content, 1000, 8)]}\E\n\z/);
   if ($have_original) {
-    like((run_with_module('orig', "my \$file = '$file'; $offset"))[0], qr/\A\Q@{[substr($content, 1, 8)]}\E\n\z/,
+    # (Only the first line: 0.20 then frees a bad pointer at exit, its unaligned-offset bug.)
+    like((run_with_module('orig', "my \$file = '$file'; $offset"))[0], qr/\A\Q@{[substr($content, 1, 8)]}\E\n/,
          "... 0.20's atoll read it as 1");
   }
 }

@@ -207,6 +207,9 @@ sub run_modes {
     my @inc = $mode =~ /ours/ ? ("-I$ours/lib", "-I$ours/arch") : ();
     mkdir "$dir/$mode";
     local $ENV{PERL5LIB};    # 0.20's child must not see our build
+    # Only our module is built with the sanitizers of a sanitizer build.
+    local $ENV{LD_PRELOAD} = $mode =~ /ours/ ? $ENV{LD_PRELOAD} : undef;
+    delete $ENV{LD_PRELOAD} unless defined $ENV{LD_PRELOAD};
     open my $child, '-|', $^X, @inc, "-I$here", '-MIdioms', '-e', 'Idioms::child()', $mode,
       original_path() // '', $list, "$dir/$mode"
       or die "cannot run $^X: $!";
