@@ -10,17 +10,20 @@
 #   make valgrind   the Tcl and Perl suites under valgrind (memcheck), any error fails
 #   make install    PREFIX=/usr/local DESTDIR= : library, headers, Tcl packages, Perl module
 #   make format     clang-format the sources; make format-check only checks
+#   make dist       the release tarballs in DIST_DIR (build/dist): Sys-Mmap-<version>.tar.gz,
+#                   the standalone Perl distribution, and mmipc-<version>.tar.gz (git archive)
 
 PREFIX ?= /usr/local
 DESTDIR ?=
 JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 FUZZ_SECONDS ?= 60
+DIST_DIR ?= build/dist
 
 # Mmap.xs too: its C++ part (the XS part below MODULE turns clang-format off).
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' '*.h' '*.xs' 2>/dev/null)
 
-.PHONY: all deps build check asan demo install bench stress fuzz valgrind format format-check clean
+.PHONY: all deps build check asan demo install bench stress fuzz valgrind format format-check dist clean
 
 all: build
 
@@ -70,6 +73,9 @@ bench:
 	cmake --preset release $(CMAKE_ARGS) >/dev/null
 	cmake --build build/release -j $(JOBS)
 	bench/run --build build/release $(if $(QUICK),--quick)
+
+dist: deps
+	@scripts/make-dist $(DIST_DIR)
 
 clean:
 	rm -rf build

@@ -14,6 +14,7 @@
 
 #include "mmipc/error.hpp"
 #include "mmipc/unique_fd.hpp"
+#include "system_calls.hpp"
 
 #ifndef MAP_HUGE_SHIFT
 #define MAP_HUGE_SHIFT 26
@@ -73,7 +74,21 @@ std::size_t alignment_of(const map_options& options) {
   return options.huge_page_size != 0 ? options.huge_page_size : mapping::page_size();
 }
 
-/// Maps `length` bytes like ::mmap(nullptr, ...), followed by one readable page when
+// The length munmap needs: a huge-page mapping is unmapped in whole huge pages (mmap rounds
+// its length up itself, munmap refuses anything else with EINVAL and the pages would leak).
+std::size_t mapped_length(std::size_t length, std::size_t alignment) {
+  return (length + alignment - 1) / alignment * alignment;
+}
+
+bool mappable(const struct stat& st) {
+  return S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode);
+}
+
+[[noreturn]] void not_mappable(const region_request& request) {
+  bad_region(request, region_problem::not_mappable, "not a regular file or a device");
+}
+
+/// Maps `length` bytes like detail::sys.mmap(nullptr, ...), followed by one readable page when
 /// options.trailing_zero_page asks for it and the byte after the region would otherwise lie
 /// outside the mapping (the region ends at a page boundary). `following` is how many bytes of
 /// the object follow the region (0 when unknown): when a page of them exists, that page is
@@ -85,23 +100,24 @@ void* map_pages(std::size_t length, int prot, int flags, int fd, off_t offset,
   *reserved = length;
   const std::size_t page = mapping::page_size();
   if (!options.trailing_zero_page || options.huge_page_size != 0 || length % page != 0) {
-    return ::mmap(nullptr, length, prot, flags, fd, offset);
+    return detail::sys.mmap(nullptr, length, prot, flags, fd, offset);
   }
   if (length > SIZE_MAX - page) {
     errno = ENOMEM;
     return MAP_FAILED;
   }
   if ((flags & MAP_ANONYMOUS) || following >= page) {
-    void* pages = ::mmap(nullptr, length + page, prot, flags, fd, offset);
+    void* pages = detail::sys.mmap(nullptr, length + page, prot, flags, fd, offset);
     if (pages != MAP_FAILED) *reserved = length + page;
     return pages;
   }
-  void* area = ::mmap(nullptr, length + page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* area =
+      detail::sys.mmap(nullptr, length + page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (area == MAP_FAILED) return MAP_FAILED;
-  void* pages = ::mmap(area, length, prot, flags | MAP_FIXED, fd, offset);
+  void* pages = detail::sys.mmap(area, length, prot, flags | MAP_FIXED, fd, offset);
   if (pages == MAP_FAILED) {
     const int err = errno;
-    ::munmap(area, length + page);
+    detail::sys.munmap(area, length + page);
     errno = err;
     return MAP_FAILED;
   }
@@ -117,14 +133,15 @@ std::size_t mapping::page_size() noexcept {
 }
 
 mapping::mapping(void* base, std::size_t base_length, std::size_t delta, std::size_t size,
-                 std::uint64_t offset, access_mode access, bool shared) noexcept
+                 std::uint64_t offset, access_mode access, bool shared, std::string name) noexcept
     : base_(base),
       base_length_(base_length),
       data_(static_cast<std::byte*>(base) + delta),
       size_(size),
       offset_(offset),
       access_(access),
-      shared_(shared) {}
+      shared_(shared),
+      name_(std::move(name)) {}
 
 mapping::mapping(mapping&& other) noexcept
     : base_(std::exchange(other.base_, nullptr)),
@@ -133,7 +150,8 @@ mapping::mapping(mapping&& other) noexcept
       size_(std::exchange(other.size_, 0)),
       offset_(std::exchange(other.offset_, 0)),
       access_(std::exchange(other.access_, access_mode::none)),
-      shared_(std::exchange(other.shared_, false)) {}
+      shared_(std::exchange(other.shared_, false)),
+      name_(std::exchange(other.name_, {})) {}
 
 mapping& mapping::operator=(mapping&& other) noexcept {
   if (this != &other) {
@@ -145,12 +163,13 @@ mapping& mapping::operator=(mapping&& other) noexcept {
     offset_ = std::exchange(other.offset_, 0);
     access_ = std::exchange(other.access_, access_mode::none);
     shared_ = std::exchange(other.shared_, false);
+    name_ = std::exchange(other.name_, {});
   }
   return *this;
 }
 
 void mapping::reset() noexcept {
-  if (base_ != nullptr) ::munmap(base_, base_length_);
+  if (base_ != nullptr) detail::sys.munmap(base_, base_length_);
   base_ = nullptr;
   base_length_ = 0;
   data_ = nullptr;
@@ -158,10 +177,12 @@ void mapping::reset() noexcept {
   offset_ = 0;
   access_ = access_mode::none;
   shared_ = false;
+  name_.clear();
 }
 
-mapping mapping::map(int fd, std::uint64_t offset, std::optional<std::uint64_t> length,
+mapping mapping::map(int fd, file_offset position, std::optional<std::uint64_t> length,
                      const map_options& options, std::string_view name) {
+  const std::uint64_t offset = position.value();
   struct stat st {};
   if (::fstat(fd, &st) != 0) throw_errno("fstat", name);
 
@@ -176,10 +197,12 @@ mapping mapping::map(int fd, std::uint64_t offset, std::optional<std::uint64_t> 
     file_size = static_cast<std::uint64_t>(end);
   }
   const region_request request{name, offset, length.value_or(0), file_size.value_or(0)};
-  if (!file_size && !S_ISCHR(st.st_mode)) {
-    bad_region(request, region_problem::not_mappable, "not a regular file or a device");
-  }
+  if (!mappable(st)) not_mappable(request);
 
+  if (position.negative()) {
+    bad_region(request, region_problem::too_large,
+               "offset " + std::to_string(static_cast<std::int64_t>(offset)) + " is negative");
+  }
   if (offset > static_cast<std::uint64_t>(INT64_MAX)) {
     bad_region(request, region_problem::too_large,
                "offset " + std::to_string(offset) + " is too large");
@@ -210,9 +233,16 @@ mapping mapping::map(int fd, std::uint64_t offset, std::optional<std::uint64_t> 
   const std::uint64_t region = length ? *length : *file_size - offset;
   const std::size_t align = alignment_of(options);
   const std::uint64_t delta = offset % align;
-  if (region > SIZE_MAX - delta || offset + region > static_cast<std::uint64_t>(INT64_MAX)) {
+  // The region must end within off_t (offset + region may not even fit 64 bits: compare
+  // with the room left) and fit the address space.
+  if (region > static_cast<std::uint64_t>(INT64_MAX) || region > SIZE_MAX - delta) {
     bad_region(request, region_problem::too_large,
                "length " + std::to_string(region) + " is too large");
+  }
+  if (region > static_cast<std::uint64_t>(INT64_MAX) - offset) {
+    bad_region(request, region_problem::too_large,
+               "offset " + std::to_string(offset) + " plus length " + std::to_string(region) +
+                   " is too large");
   }
 
   // /dev/zero reads as zeros at every offset, but a shared mapping of it is a new shm object
@@ -227,15 +257,26 @@ mapping mapping::map(int fd, std::uint64_t offset, std::optional<std::uint64_t> 
   void* base = map_pages(base_length, protection_of(options), flags_of(options), fd,
                          static_cast<off_t>(map_offset), following, options, &base_length);
   if (base == MAP_FAILED) throw_errno("mmap", name);
-  return mapping(base, base_length, static_cast<std::size_t>(map_delta),
-                 static_cast<std::size_t>(region), offset, options.access, options.shared);
+  return mapping(base, mapped_length(base_length, align), static_cast<std::size_t>(map_delta),
+                 static_cast<std::size_t>(region), offset, options.access, options.shared,
+                 std::string(name));
 }
 
-mapping mapping::map(const std::filesystem::path& path, std::uint64_t offset,
+mapping mapping::map(const std::filesystem::path& path, file_offset offset,
                      std::optional<std::uint64_t> length, const map_options& options) {
+  // Decide from the inode before opening it for reading: open(O_RDONLY) of a FIFO waits for
+  // a writer (for ever), of a socket it fails with ENXIO, and O_RDWR of a directory with EISDIR.
+  {
+    const unique_fd inode = unique_fd::open(path, O_PATH);
+    struct stat st {};
+    if (::fstat(inode.get(), &st) != 0) throw_errno("fstat", path.native());
+    if (!mappable(st)) not_mappable({path.native(), offset.value(), length.value_or(0), 0});
+  }
   // A private mapping never writes back, so read access to the file is enough for it.
   const bool needs_write = options.access == access_mode::read_write && options.shared;
-  unique_fd fd = unique_fd::open(path, needs_write ? O_RDWR : O_RDONLY);
+  // O_NONBLOCK: should the path have become a FIFO since, open still does not wait (map then
+  // refuses it). O_NOCTTY: a terminal is never made the process's controlling terminal.
+  unique_fd fd = unique_fd::open(path, (needs_write ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_NOCTTY);
   return map(fd.get(), offset, length, options, path.native());
 }
 
@@ -246,12 +287,13 @@ mapping mapping::anonymous(std::size_t length, const map_options& options) {
   void* base = map_pages(length, protection_of(options), flags_of(options) | MAP_ANONYMOUS, -1, 0,
                          0, options, &base_length);
   if (base == MAP_FAILED) throw_errno("mmap", "anonymous memory");
-  return mapping(base, base_length, 0, length, 0, options.access, options.shared);
+  return mapping(base, mapped_length(base_length, alignment_of(options)), 0, length, 0,
+                 options.access, options.shared, {});
 }
 
 std::span<std::byte> mapping::pages_of(std::size_t offset, std::size_t length,
                                        const char* op) const {
-  if (data_ == nullptr) throw_os_error(EINVAL, op, "empty mapping");
+  if (data_ == nullptr) throw_os_error(EBADF, op);
   if (offset > size_) {
     throw std::invalid_argument(std::string(op) + ": offset " + std::to_string(offset) +
                                 " is past the end of the mapping (" + std::to_string(size_) +

@@ -14,6 +14,7 @@
 #include "mmipc/error.hpp"
 #include "mmipc/guarded_copy.hpp"
 #include "mmipc/ipc_args.hpp"
+#include "retry.hpp"
 
 namespace mmipc {
 namespace {

@@ -16,6 +16,7 @@
 // A shared_memory also has a position, like a file: read() stops at the end, write() stops
 // at the end and then fails with ENOSPC, seek() stays within [0, size()].
 
+#include <fcntl.h>  // O_* flags for open()
 #include <sys/types.h>
 
 #include <chrono>
@@ -28,6 +29,7 @@
 #include <utility>
 
 #include "mmipc/cursor.hpp"
+#include "mmipc/error.hpp"
 #include "mmipc/mapping.hpp"
 #include "mmipc/semaphore.hpp"
 #include "mmipc/unique_fd.hpp"
