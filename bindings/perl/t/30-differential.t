@@ -66,6 +66,9 @@ for my $idiom (@Idioms::LIST) {
   for my $idiom (@Idioms::LIST) {
     my ($name, $code, $o) = @$idiom;
     $o ||= {};
+    # References: how many bytes an address takes differs between processes (and under
+    # valgrind), and with it what follows it in the region.
+    next if $o->{size};
     my $line = Idioms::run_one('ours', "$dir/in-process", $o->{scope} // 'my', $o->{size} // 16, $code);
     next if defined $results->{$name}{ours} && $line eq $results->{$name}{ours};
     $different++;
