@@ -191,7 +191,7 @@ void validate_ipc_name(std::string_view name, ipc_kind kind) {
   // The errno the system gives for each fault: mq_open's for a queue (measured on Linux 6),
   // sem_open's EINVAL for the others (the semaphore is what posixipc opens first).
   auto refuse = [&](const std::string& message, int queue_errno) {
-    throw invalid_name_error(message, queue ? queue_errno : EINVAL);
+    throw invalid_name_error(message, name, queue ? queue_errno : EINVAL);
   };
   // Checked first: a NUL would cut the message short, so the name is not quoted then.
   if (name.find('\0') != std::string_view::npos) {

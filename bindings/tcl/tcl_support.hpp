@@ -5,7 +5,8 @@
 //   seekProc slots that Tcl 9 retired, the version to ask of the stubs library).
 // - Turning the core's errors into Tcl errors: an mmipc::os_error becomes a message plus
 //   errorCode `POSIX <ERRNAME> <message>` (as Tcl_PosixError does for Tcl's own commands); a
-//   std::invalid_argument becomes its message with errorCode `MMIPC INVALID`.
+//   std::invalid_argument becomes its message with errorCode `MMIPC INVALID`. The errorCodes
+//   of mmipc's own are listed once, below ("errorCodes of mmipc's own").
 // - guarded(): runs a C++ body and converts any exception into TCL_ERROR, so exceptions never
 //   cross into Tcl (which is C and would be unwound without running its cleanups).
 // - Argument helpers: 64-bit non-negative sizes, channel lookup by driver type, refusing safe
@@ -84,6 +85,53 @@ inline int os_error_result(Tcl_Interp* interp, const mmipc::os_error& e) {
 /// A bad argument reported by the core: its message, errorCode `MMIPC INVALID`.
 inline int invalid_argument_result(Tcl_Interp* interp, const std::invalid_argument& e) {
   return error(interp, e.what(), "MMIPC INVALID");
+}
+
+// ---- errorCodes of mmipc's own ---------------------------------------------------------------
+// Where an original package set an errorCode (TCL WRONGARGS, TCL VALUE INTEGER, TCL LOOKUP ...,
+// POSIX <ERRNAME> <message>), ours sets exactly that. Where it set none (NONE), ours sets one
+// of these, documented in the man pages:
+//   MMIPC INVALID             a bad argument value
+//   MMIPC OPTION <option>     a misused option: unknown, or not allowed where it was given
+//   MMIPC READONLY <option>   setting an option that can only be read
+
+/// A bad argument value: `message`, errorCode `MMIPC INVALID`.
+inline int invalid_error(Tcl_Interp* interp, std::string_view message) {
+  return error(interp, message, "MMIPC INVALID");
+}
+
+/// errorCode `MMIPC <kind> <option>`, the option as one list element whatever it holds.
+inline void set_option_error_code(Tcl_Interp* interp, const char* kind, std::string_view option) {
+  Tcl_Obj* code = Tcl_NewListObj(0, nullptr);
+  Tcl_ListObjAppendElement(nullptr, code, Tcl_NewStringObj("MMIPC", -1));
+  Tcl_ListObjAppendElement(nullptr, code, Tcl_NewStringObj(kind, -1));
+  Tcl_ListObjAppendElement(nullptr, code,
+                           Tcl_NewStringObj(option.data(), static_cast<Tcl_Size>(option.size())));
+  Tcl_SetObjErrorCode(interp, code);
+}
+
+/// A misused option: `message`, errorCode `MMIPC OPTION <option>`.
+inline int option_error(Tcl_Interp* interp, std::string_view option, std::string_view message) {
+  Tcl_SetObjResult(interp, Tcl_NewStringObj(message.data(), static_cast<Tcl_Size>(message.size())));
+  set_option_error_code(interp, "OPTION", option);
+  return TCL_ERROR;
+}
+
+/// Setting a read-only option: `message`, errorCode `MMIPC READONLY <option>`.
+inline int readonly_error(Tcl_Interp* interp, std::string_view option, std::string_view message) {
+  Tcl_SetObjResult(interp, Tcl_NewStringObj(message.data(), static_cast<Tcl_Size>(message.size())));
+  set_option_error_code(interp, "READONLY", option);
+  return TCL_ERROR;
+}
+
+/// Adds `text` to errorInfo after the error's message, as a line "    (text)": where a
+/// package explains more than the original's message said, without changing the result.
+/// Call after the result and errorCode are set.
+inline void add_error_info(Tcl_Interp* interp, std::string_view text) {
+  std::string line = "\n    (";
+  line += text;
+  line += ")";
+  Tcl_AddErrorInfo(interp, line.c_str());
 }
 
 /// Runs `body` (returning a Tcl result code) and turns any exception it throws into a Tcl

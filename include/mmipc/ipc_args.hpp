@@ -34,12 +34,15 @@ class usage_error : public std::invalid_argument {
 /// semaphores, sem_open's EINVAL.
 class invalid_name_error : public std::invalid_argument {
  public:
-  invalid_name_error(const std::string& what, int err)
-      : std::invalid_argument(what), error_number_(err) {}
+  invalid_name_error(const std::string& what, std::string_view name, int err)
+      : std::invalid_argument(what), name_(name), error_number_(err) {}
+  /// The name refused.
+  const std::string& name() const noexcept { return name_; }
   /// The errno the system gives for this name.
   int error_number() const noexcept { return error_number_; }
 
  private:
+  std::string name_;
   int error_number_;
 };
 
