@@ -319,7 +319,8 @@ int open_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
   });
 }
 
-// Reads "?-timeout ms?" at objv[1]; advances `first` past it.
+// Reads "?-timeout ms?" at objv[1]; advances `first` past it. A timeout too long for the
+// system's clock (beyond 292 years) waits forever: it is left unset.
 int parse_timeout(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[], int& first,
                   std::optional<std::chrono::milliseconds>& timeout) {
   if (objc > 2 && std::strcmp(Tcl_GetString(objv[1]), "-timeout") == 0) {
@@ -328,7 +329,9 @@ int parse_timeout(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[], int& firs
       return mmipc::tcl::invalid_error(
           interp, "negative values for -timeout are not allowed: got " + std::to_string(ms));
     }
-    timeout = std::chrono::milliseconds(ms);
+    constexpr auto longest =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds::max());
+    if (ms <= longest.count()) timeout = std::chrono::milliseconds(ms);
     first = 3;
   }
   return TCL_OK;
