@@ -108,6 +108,19 @@ void set_range(recovery_point& point, int i, const void* p, std::size_t n) {
 
 }  // namespace
 
+lost_pages_error::lost_pages_error(int err, std::string_view op, std::string_view name)
+    : os_error(err, op, name) {
+  what_ = os_error::what();
+  what_ += " (";
+  what_ += explanation();
+  what_ += ')';
+}
+
+const char* lost_pages_error::explanation() const noexcept {
+  return error_number() == EFAULT ? "the mapped file shrank under the mapping"
+                                  : "I/O error on the mapped file's storage";
+}
+
 void install_sigbus_guard() {
   std::call_once(install_once, [] {
     page_size();  // computed here, not in a handler
@@ -126,7 +139,8 @@ void install_sigbus_guard() {
   });
 }
 
-void guarded_copy(void* dst, const void* src, std::size_t n, std::string_view op) {
+void guarded_copy(void* dst, const void* src, std::size_t n, std::string_view op,
+                  std::string_view name) {
   if (n == 0) return;
   if (!installed.load(std::memory_order_acquire)) install_sigbus_guard();
 
@@ -154,15 +168,13 @@ void guarded_copy(void* dst, const void* src, std::size_t n, std::string_view op
   sigemptyset(&bus);
   sigaddset(&bus, SIGBUS);
   ::pthread_sigmask(SIG_UNBLOCK, &bus, nullptr);
-  if (point.si_code == BUS_ADRERR) {
-    throw lost_pages_error(EFAULT, op, "mapped memory: the mapped file shrank under the mapping");
-  }
-  throw lost_pages_error(EIO, op, "mapped memory: I/O error on the mapped file's storage");
+  throw lost_pages_error(point.si_code == BUS_ADRERR ? EFAULT : EIO, op, name);
 }
 
-std::size_t guarded_copy_prefix(void* dst, const void* src, std::size_t n, std::string_view op) {
+std::size_t guarded_copy_prefix(void* dst, const void* src, std::size_t n, std::string_view op,
+                                std::string_view name) {
   try {
-    guarded_copy(dst, src, n, op);
+    guarded_copy(dst, src, n, op, name);
     return n;
   } catch (const lost_pages_error&) {
     // Rare: find the first lost page, one source page at a time.
@@ -174,7 +186,7 @@ std::size_t guarded_copy_prefix(void* dst, const void* src, std::size_t n, std::
     const auto address = reinterpret_cast<std::uintptr_t>(in + done);
     const std::size_t chunk = std::min(n - done, page_size() - address % page_size());
     try {
-      guarded_copy(out + done, in + done, chunk, op);
+      guarded_copy(out + done, in + done, chunk, op, name);
     } catch (const lost_pages_error&) {
       if (done == 0) throw;
       break;

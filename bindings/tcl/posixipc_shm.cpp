@@ -1,7 +1,7 @@
 // posixipc shm: POSIX named shared memory objects as Tcl channels of type "shm", and the
-// commands shm open / unlink. The object, its semaphore protocol, the robust exclusion and
-// the channel rules (reads stop at the end, writes stop at the end and then fail with ENOSPC,
-// seeks bounded to [0, size]) are the core's (mmipc::shared_memory).
+// commands shm open / unlink. The object, its lock (the lock object's robust mutex, then the
+// semaphore of posixipc 1.0) and the channel rules (reads stop at the end, writes stop at the end
+// and then fail with ENOSPC, seeks bounded to [0, size]) are the core's (mmipc::shared_memory).
 
 #include <fcntl.h>
 
@@ -129,8 +129,8 @@ int get_handle_proc(ClientData instance, int /*direction*/, ClientData* handle) 
 }
 
 int block_mode_proc(ClientData /*instance*/, int /*mode*/) {
-  // Memory does not block (waiting for the exclusion is always done), and the end of the
-  // object is the end of file in either mode: reads return 0 there, never EAGAIN.
+  // Memory does not block (waiting for the lock is always done), and the end of the object
+  // is the end of file in either mode: reads return 0 there, never EAGAIN.
   return 0;
 }
 
@@ -143,8 +143,8 @@ const Tcl_ChannelType shm_channel_type = {
     "shm",                                         // typeName
     TCL_CHANNEL_VERSION_5,                         // version: wide seek, thread action, truncate
     POSIXIPC_CLOSE_PROC(close_proc, close2_proc),  // closeProc: unmap and close (Tcl 8.6)
-    input_proc,                      // inputProc: under the semaphore, stops at the end
-    output_proc,                     // outputProc: under the semaphore, ENOSPC at the end
+    input_proc,                      // inputProc: under the lock, stops at the end
+    output_proc,                     // outputProc: under the lock, ENOSPC at the end
     MMIPC_TCL_SEEK_PROC(seek_proc),  // seekProc: narrow seek, Tcl 8.6 only
     set_option_proc,                 // setOptionProc: -size is read-only
     get_option_proc,                 // getOptionProc: -size
@@ -187,15 +187,16 @@ int open_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
     // channel starts blocking (and its reads reach the end of file at the end of the object).
     const int flags = request.access.flags & ~O_NONBLOCK;
     auto s = std::make_unique<shm_channel>();
+    const std::string object = native_name(request.name);
     try {
-      s->shm = mmipc::shared_memory::open(native_name(request.name), flags, request.permissions,
-                                          request.size);
+      s->shm = mmipc::shared_memory::open(object, flags, request.permissions, request.size);
     } catch (const mmipc::invalid_name_error& e) {
       return name_error_result(interp, kind, e, semaphore_detail);
     } catch (const mmipc::os_error& e) {
       // The original opened the semaphore first, with the object's name, flags and
       // permissions: a missing object (ENOENT), an existing one with EXCL (EEXIST) or one
-      // the caller may not open (EACCES) stopped it there, and it said so. Other failures
+      // the caller may not open (EACCES, the lock object's included: the original's
+      // semaphore had the same permissions) stopped it there, and it said so. Other failures
       // (a symbolic link planted at the object's path, ...) came from the object itself.
       const int err = e.error_number();
       if (e.op() != "sem_open" &&
@@ -203,7 +204,8 @@ int open_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
         throw;
       }
       std::string info;
-      if (e.error_number() == EACCES && (flags & O_ACCMODE) == O_WRONLY) {
+      // (Not for the lock object, which every opener needs to write.)
+      if (err == EACCES && (flags & O_ACCMODE) == O_WRONLY && e.name() == object) {
         info = "write-only access needs read permission too: Linux cannot map memory write-only";
       }
       return system_error(interp, kind, semaphore_detail, e.error_number(), info);

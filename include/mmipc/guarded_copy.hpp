@@ -16,6 +16,7 @@
 // does, to keep the guard working.
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 #include "mmipc/error.hpp"
@@ -24,24 +25,34 @@ namespace mmipc {
 
 /// The failure of a guarded copy: an os_error with EFAULT (the mapped file shrank under the
 /// mapping) or EIO (an I/O error on its storage), told apart from other errors so a binding
-/// can say what happened.
+/// can say what happened. name() is the file or object whose pages are lost (empty when the
+/// copy was not told); what() reads "<op> <name>: <strerror> (<explanation>)".
 class lost_pages_error : public os_error {
  public:
-  using os_error::os_error;
+  lost_pages_error(int err, std::string_view op, std::string_view name = {});
+  /// What happened, in words: "the mapped file shrank under the mapping" (EFAULT) or "I/O
+  /// error on the mapped file's storage" (EIO).
+  const char* explanation() const noexcept;
+  const char* what() const noexcept override { return what_.c_str(); }
+
+ private:
+  std::string what_;
 };
 
 /// Copies `n` bytes from `src` to `dst` (which may overlap) like memmove, but turns a
 /// SIGBUS raised on those bytes into lost_pages_error (an os_error): EFAULT when the mapped
 /// file shrank under the mapping, EIO on an I/O error of its backing store. `op` names the
-/// operation in the message (e.g. "read"). The bytes of `dst` are unspecified after a failure.
-void guarded_copy(void* dst, const void* src, std::size_t n, std::string_view op = "copy");
+/// operation (e.g. "read") and `name` the mapped file or object in the error. The bytes of
+/// `dst` are unspecified after a failure.
+void guarded_copy(void* dst, const void* src, std::size_t n, std::string_view op = "copy",
+                  std::string_view name = {});
 
 /// Reads like a file at a truncated end: copies the `n` bytes at `src` (mapped memory) to
 /// `dst` when they all exist, or else the bytes before the first lost page of `src`, and
 /// returns the count; throws lost_pages_error when the first byte itself is lost. So a
 /// read-ahead that runs into lost pages still returns the bytes that exist.
 std::size_t guarded_copy_prefix(void* dst, const void* src, std::size_t n,
-                                std::string_view op = "read");
+                                std::string_view op = "read", std::string_view name = {});
 
 /// Installs mmipc's SIGBUS handler now, if it is not yet installed in this process (thread
 /// safe; guarded_copy() does it on first use). A binding calls this when it is loaded, so the
