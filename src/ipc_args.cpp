@@ -15,6 +15,11 @@ namespace {
   throw std::invalid_argument(message);
 }
 
+// A bad value of the argument or option named `argument`.
+[[noreturn]] void fail(std::string_view argument, std::string message) {
+  throw argument_error(message, argument);
+}
+
 std::string quoted(std::string_view text) {
   return "\"" + std::string(text) + "\"";
 }
@@ -84,8 +89,8 @@ open_access parse_access_word(std::string_view word) {
     if (e.word == word) return {e.flags, word.find('b') != std::string_view::npos};
   }
   // Verbatim from posixipc 1.0, missing comma included: scripts may match on it.
-  fail("unknown open mode, " + quoted(word) +
-       ": should be one of r, r+ rb, rb+, w, w+, wb, or wb+");
+  fail("access", "unknown open mode, " + quoted(word) +
+                     ": should be one of r, r+ rb, rb+, w, w+, wb, or wb+");
 }
 
 open_access parse_access_flags(std::span<const std::string_view> flags) {
@@ -110,12 +115,14 @@ open_access parse_access_flags(std::span<const std::string_view> flags) {
     } else if (flag == "BINARY") {
       access.binary = true;
     } else {
-      fail("invalid access mode " + quoted(flag) +
-           ": must be BINARY, CREAT, EXCL, NONBLOCK, RDONLY, RDWR, or WRONLY");
+      fail("access", "invalid access mode " + quoted(flag) +
+                         ": must be BINARY, CREAT, EXCL, NONBLOCK, RDONLY, RDWR, or WRONLY");
     }
   }
   // Counting (rather than testing bits) also catches "RDONLY RDONLY" and "RDONLY WRONLY".
-  if (modes != 1) fail("access mode must specify exactly one of RDONLY, WRONLY, or RDWR");
+  if (modes != 1) {
+    fail("access", "access mode must specify exactly one of RDONLY, WRONLY, or RDWR");
+  }
   return access;
 }
 
@@ -178,7 +185,7 @@ long long parse_integer(std::string_view text) {
 mode_t parse_permissions(std::string_view text, const argument_syntax& syntax) {
   long long value = read_integer(syntax, text);
   if (value < 0 || value > 07777) {
-    fail("invalid permissions " + quoted(text) + ": must be between 0 and 07777");
+    fail("permissions", "invalid permissions " + quoted(text) + ": must be between 0 and 07777");
   }
   return static_cast<mode_t>(value);
 }
@@ -243,23 +250,23 @@ open_request parse_open_request(ipc_kind kind, std::span<const std::string_view>
     long long value = read_integer(syntax, args[i + 1]);
     i += 2;
     if (!mq) {
-      if (value < 0) fail("shared memory size must be positive");
+      if (value < 0) fail(option, "shared memory size must be positive");
       request.size = static_cast<std::uint64_t>(value);
       continue;
     }
     if (option == "-priority") {
       if (value < 0) {
-        fail("negative values for option, " + quoted(option) + ", are not allowed: got " +
-             std::to_string(value));
+        fail(option, "negative values for option, " + quoted(option) + ", are not allowed: got " +
+                         std::to_string(value));
       }
       // mq_send refuses priorities from MQ_PRIO_MAX (32768) up; say so now, not at each send.
       if (value >= 32768) {
-        fail("invalid message priority " + std::to_string(value) +
-             ": must be less than 32768 (MQ_PRIO_MAX)");
+        fail(option, "invalid message priority " + std::to_string(value) +
+                         ": must be less than 32768 (MQ_PRIO_MAX)");
       }
       request.priority = static_cast<unsigned>(value);
     } else if (value > LONG_MAX || value < LONG_MIN) {
-      fail("integer value too large to represent: " + quoted(args[i - 1]));
+      fail(option, "integer value too large to represent: " + quoted(args[i - 1]));
     } else if (option == "-maxmsg") {
       // Any value: the system refuses one it cannot create a queue with (EINVAL), and
       // ignores it when the queue exists, as posixipc 1.0 did.

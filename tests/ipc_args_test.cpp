@@ -236,6 +236,24 @@ TEST(IpcArgsTest, MisusedOptionsAreOptionErrors) {
   EXPECT_EQ(option_of(ipc_kind::shared_memory, {"-blocking", "1", "/s"}), "-blocking unknown");
 }
 
+TEST(IpcArgsTest, BadValuesNameTheirArgument) {
+  auto argument_of = [](ipc_kind kind, std::vector<std::string_view> args) {
+    try {
+      parse(kind, std::move(args));
+    } catch (const mmipc::argument_error& e) {
+      return e.argument();
+    }
+    return std::string("(no argument_error)");
+  };
+  EXPECT_EQ(argument_of(ipc_kind::message_queue, {"/q", "a"}), "access");
+  EXPECT_EQ(argument_of(ipc_kind::message_queue, {"/q", "RDWR FOO"}), "access");
+  EXPECT_EQ(argument_of(ipc_kind::message_queue, {"/q", "CREAT"}), "access");
+  EXPECT_EQ(argument_of(ipc_kind::message_queue, {"/q", "r", "077777"}), "permissions");
+  EXPECT_EQ(argument_of(ipc_kind::message_queue, {"-priority", "-1", "/q"}), "-priority");
+  EXPECT_EQ(argument_of(ipc_kind::message_queue, {"-priority", "32768", "/q"}), "-priority");
+  EXPECT_EQ(argument_of(ipc_kind::shared_memory, {"-size", "-1", "/s"}), "-size");
+}
+
 // Issue 20: the capacity is the system's to check, and only when it creates the queue.
 TEST(IpcArgsTest, CapacityIsPassedOnUnchecked) {
   auto r = parse(ipc_kind::message_queue, {"-maxmsg", "-1", "-msgsize", "-5", "/q", "r"});

@@ -129,6 +129,15 @@ int configure_new_channel(Tcl_Interp* interp, Tcl_Channel chan, const mmipc::ope
   return TCL_OK;
 }
 
+int bad_option(Tcl_Interp* interp, const char* name, const char* options) {
+  Tcl_BadChannelOption(interp, name, options);
+  if (interp != nullptr) {
+    const std::string code = mmipc::tcl::error_code(mmipc::tcl::code_option, name);
+    Tcl_SetObjErrorCode(interp, Tcl_NewStringObj(code.data(), static_cast<Tcl_Size>(code.size())));
+  }
+  return TCL_ERROR;
+}
+
 int return_new_channel(Tcl_Interp* interp, Tcl_Channel chan) {
   Tcl_RegisterChannel(interp, chan);
   Tcl_SetObjResult(interp, Tcl_NewStringObj(Tcl_GetChannelName(chan), -1));

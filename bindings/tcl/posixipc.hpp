@@ -50,8 +50,8 @@ int name_error_result(Tcl_Interp* interp, std::string_view kind, const mmipc::in
                       std::string_view detail = {});
 
 /// Runs `body` (returning a Tcl code), reporting os_error and bad names in the package's words,
-/// a bad argument with its message verbatim (errorCode MMIPC INVALID), and anything else
-/// through mmipc::tcl::guarded. `body` must cope with a null `interp` (channel option
+/// a bad argument with its message verbatim (errorCode MMIPC INVALID <argument>), and anything
+/// else through mmipc::tcl::guarded. `body` must cope with a null `interp` (channel option
 /// procedures get one sometimes).
 template <class Body>
 int run(Tcl_Interp* interp, std::string_view kind, Body&& body) noexcept {
@@ -72,8 +72,10 @@ int run(Tcl_Interp* interp, std::string_view kind, Body&& body) noexcept {
       return os_error_result(interp, kind, e);
     } catch (const mmipc::invalid_name_error& e) {
       return name_error_result(interp, kind, e);
+    } catch (const mmipc::argument_error& e) {
+      return mmipc::tcl::invalid_error(interp, e.argument(), e.what());
     } catch (const std::invalid_argument& e) {
-      return mmipc::tcl::invalid_error(interp, e.what());
+      return mmipc::tcl::error(interp, e.what(), mmipc::tcl::code_invalid);
     }
   });
 }
@@ -96,6 +98,11 @@ int configure_new_channel(Tcl_Interp* interp, Tcl_Channel chan, const mmipc::ope
 /// which is "stdin", "stdout" or "stderr" when Tcl installed it as a standard channel that a
 /// script had closed (as `open` returns then).
 int return_new_channel(Tcl_Interp* interp, Tcl_Channel chan);
+
+/// Tcl's own message for an unknown channel option (the standard options, then `options`,
+/// a list of names without "-"), as the original gave it; errorCode MMIPC OPTION <option>.
+/// Returns TCL_ERROR.
+int bad_option(Tcl_Interp* interp, const char* name, const char* options);
 
 /// Creates ::posixipc::mq::{open,send,receive,unlink}.
 void register_mq_commands(Tcl_Interp* interp);

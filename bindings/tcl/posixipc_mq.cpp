@@ -109,18 +109,10 @@ std::optional<mq_option> find_option(const char* name) {
 
 constexpr const char* option_list = "curmsgs lastpriority maxmsg msgsize priority";
 
-// Tcl's own message for an unknown option (the standard options, then ours), as the original
-// gave it for `mq open` and `chan configure` alike; errorCode MMIPC OPTION <option>.
-int bad_option(Tcl_Interp* interp, const char* name) {
-  Tcl_BadChannelOption(interp, name, option_list);
-  if (interp != nullptr) mmipc::tcl::set_option_error_code(interp, "OPTION", name);
-  return TCL_ERROR;
-}
-
 int set_option_proc(ClientData instance, Tcl_Interp* interp, const char* name, const char* value) {
   auto* q = static_cast<mq_channel*>(instance);
   auto option = find_option(name);
-  if (!option) return bad_option(interp, name);
+  if (!option) return bad_option(interp, name, option_list);
   if (*option != mq_option::priority) {
     if (interp == nullptr) return TCL_ERROR;
     return mmipc::tcl::readonly_error(interp, name,
@@ -143,13 +135,15 @@ int set_option_proc(ClientData instance, Tcl_Interp* interp, const char* name, c
     }
     if (priority < 0) {
       return mmipc::tcl::invalid_error(
-          interp, "posixipc mq: set option: invalid negative message priority: " +
-                      std::to_string(priority));
+          interp, name,
+          "posixipc mq: set option: invalid negative message priority: " +
+              std::to_string(priority));
     }
     if (priority >= mmipc::message_queue::priority_limit) {
       return mmipc::tcl::invalid_error(
-          interp, "posixipc mq: set option: invalid message priority: " + std::to_string(priority) +
-                      ": must be less than 32768 (MQ_PRIO_MAX)");
+          interp, name,
+          "posixipc mq: set option: invalid message priority: " + std::to_string(priority) +
+              ": must be less than 32768 (MQ_PRIO_MAX)");
     }
     q->priority = static_cast<unsigned>(priority);
     return TCL_OK;
@@ -161,7 +155,7 @@ int get_option_proc(ClientData instance, Tcl_Interp* interp, const char* name, T
   std::optional<mq_option> option;
   if (name != nullptr) {
     option = find_option(name);
-    if (!option) return bad_option(interp, name);
+    if (!option) return bad_option(interp, name, option_list);
   }
   return run(interp, kind, [&] {
     const mmipc::mq_attributes attributes = q->queue.attributes();
@@ -283,7 +277,7 @@ int open_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
       Tcl_WrongNumArgs(interp, 1, objv, "?options? queuename ?access? ?permissions?");
       return TCL_ERROR;
     } catch (const mmipc::option_error& e) {
-      if (e.unknown()) return bad_option(interp, e.option().c_str());
+      if (e.unknown()) return bad_option(interp, e.option().c_str(), option_list);
       return mmipc::tcl::option_error(interp, e.option(), e.what());
     }
     std::optional<mmipc::mq_capacity> capacity;
@@ -327,7 +321,8 @@ int parse_timeout(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[], int& firs
     const long long ms = get_integer(interp, objv[2]);
     if (ms < 0) {
       return mmipc::tcl::invalid_error(
-          interp, "negative values for -timeout are not allowed: got " + std::to_string(ms));
+          interp, "-timeout",
+          "negative values for -timeout are not allowed: got " + std::to_string(ms));
     }
     constexpr auto longest =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds::max());
@@ -369,12 +364,13 @@ int send_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
       const long long value = get_integer(interp, objv[first + 2]);
       if (value < 0) {
         return mmipc::tcl::invalid_error(
-            interp, "negative values for priority are not allowed: got " + std::to_string(value));
+            interp, "priority",
+            "negative values for priority are not allowed: got " + std::to_string(value));
       }
       if (value >= mmipc::message_queue::priority_limit) {
-        return mmipc::tcl::invalid_error(interp, "invalid message priority " +
-                                                     std::to_string(value) +
-                                                     ": must be less than 32768 (MQ_PRIO_MAX)");
+        return mmipc::tcl::invalid_error(interp, "priority",
+                                         "invalid message priority " + std::to_string(value) +
+                                             ": must be less than 32768 (MQ_PRIO_MAX)");
       }
       priority = static_cast<unsigned>(value);
     }

@@ -76,13 +76,6 @@ int close_proc(ClientData instance, Tcl_Interp* /*interp*/) {
   return close_proc(instance, interp);
 }
 
-// Tcl's message for an unknown option; errorCode MMIPC OPTION <option>.
-int bad_option(Tcl_Interp* interp, const char* name) {
-  Tcl_BadChannelOption(interp, name, "size");
-  if (interp != nullptr) mmipc::tcl::set_option_error_code(interp, "OPTION", name);
-  return TCL_ERROR;
-}
-
 // Close handler (run by Tcl_Close before it flushes and writes the output end-of-file
 // character at the position): memory has no end to append to, so that character would
 // overwrite a byte of the object, even after a script that only read. The output eofchar is
@@ -99,7 +92,7 @@ int set_option_proc(ClientData /*instance*/, Tcl_Interp* interp, const char* nam
     return mmipc::tcl::readonly_error(
         interp, name, "posixipc shm: set option: -size option may not be set by configuration");
   }
-  return bad_option(interp, name);
+  return bad_option(interp, name, "size");
 }
 
 int get_option_proc(ClientData instance, Tcl_Interp* interp, const char* name, Tcl_DString* out) {
@@ -114,7 +107,7 @@ int get_option_proc(ClientData instance, Tcl_Interp* interp, const char* name, T
     Tcl_DStringAppend(out, size.c_str(), -1);
     return TCL_OK;
   }
-  return bad_option(interp, name);
+  return bad_option(interp, name, "size");
 }
 
 void watch_proc(ClientData instance, int mask) {
@@ -140,16 +133,16 @@ void thread_action_proc(ClientData instance, int action) {
 }
 
 const Tcl_ChannelType shm_channel_type = {
-    "shm",                                         // typeName
-    TCL_CHANNEL_VERSION_5,                         // version: wide seek, thread action, truncate
-    POSIXIPC_CLOSE_PROC(close_proc, close2_proc),  // closeProc: unmap and close (Tcl 8.6)
-    input_proc,                      // inputProc: under the lock, stops at the end
-    output_proc,                     // outputProc: under the lock, ENOSPC at the end
-    MMIPC_TCL_SEEK_PROC(seek_proc),  // seekProc: narrow seek, Tcl 8.6 only
-    set_option_proc,                 // setOptionProc: -size is read-only
-    get_option_proc,                 // getOptionProc: -size
-    watch_proc,                      // watchProc: always ready, timer driven
-    get_handle_proc,                 // getHandleProc: the object's descriptor
+    "shm",                                          // typeName
+    TCL_CHANNEL_VERSION_5,                          // version: wide seek, thread action, truncate
+    POSIXIPC_CLOSE_PROC(close_proc, close2_proc),   // closeProc: unmap and close (Tcl 8.6)
+    input_proc,                                     // inputProc: under the lock, stops at the end
+    output_proc,                                    // outputProc: under the lock, ENOSPC at the end
+    MMIPC_TCL_SEEK_PROC(seek_proc),                 // seekProc: narrow seek, Tcl 8.6 only
+    set_option_proc,                                // setOptionProc: -size is read-only
+    get_option_proc,                                // getOptionProc: -size
+    watch_proc,                                     // watchProc: always ready, timer driven
+    get_handle_proc,                                // getHandleProc: the object's descriptor
     POSIXIPC_CLOSE2_PROC(close_proc, close2_proc),  // close2Proc: unmap and close (Tcl 9)
     block_mode_proc,                                // blockModeProc: nothing to change
     nullptr,                                        // flushProc: reserved by Tcl
@@ -192,20 +185,24 @@ int open_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
       s->shm = mmipc::shared_memory::open(object, flags, request.permissions, request.size);
     } catch (const mmipc::invalid_name_error& e) {
       return name_error_result(interp, kind, e, semaphore_detail);
+    } catch (const mmipc::argument_error&) {
+      throw;
+    } catch (const std::invalid_argument& e) {
+      // A size refused (creating without one), or an object that is not what its name says.
+      const bool size = std::string_view(e.what()) == "shared memory size must be positive";
+      return mmipc::tcl::invalid_error(interp, size ? "-size" : "sharedname", e.what());
     } catch (const mmipc::os_error& e) {
       // The original opened the semaphore first, with the object's name, flags and
       // permissions: a missing object (ENOENT), an existing one with EXCL (EEXIST) or one
-      // the caller may not open (EACCES, the lock object's included: the original's
-      // semaphore had the same permissions) stopped it there, and it said so. Other failures
-      // (a symbolic link planted at the object's path, ...) came from the object itself.
+      // the caller may not open (EACCES) stopped it there, and it said so. Other failures
+      // (a symbolic link planted at the object's path, ...) came from the object itself, and
+      // the lock object's are ours alone (the original had none): they name it.
       const int err = e.error_number();
-      if (e.op() != "sem_open" &&
-          !(e.op() == "shm_open" && (err == ENOENT || err == EEXIST || err == EACCES))) {
-        throw;
-      }
+      const bool at_object = e.op() == "shm_open" && e.name() == object &&
+                             (err == ENOENT || err == EEXIST || err == EACCES);
+      if (e.op() != "sem_open" && !at_object) throw;
       std::string info;
-      // (Not for the lock object, which every opener needs to write.)
-      if (err == EACCES && (flags & O_ACCMODE) == O_WRONLY && e.name() == object) {
+      if (err == EACCES && (flags & O_ACCMODE) == O_WRONLY && e.op() == "shm_open") {
         info = "write-only access needs read permission too: Linux cannot map memory write-only";
       }
       return system_error(interp, kind, semaphore_detail, e.error_number(), info);

@@ -6,7 +6,7 @@
 // - Turning the core's errors into Tcl errors: an mmipc::os_error becomes a message plus
 //   errorCode `POSIX <ERRNAME> <message>` (as Tcl_PosixError does for Tcl's own commands); a
 //   std::invalid_argument becomes its message with errorCode `MMIPC INVALID`. The errorCodes
-//   of mmipc's own are listed once, below ("errorCodes of mmipc's own").
+//   of mmipc's own are listed once, below (code_invalid and the next two).
 // - guarded(): runs a C++ body and converts any exception into TCL_ERROR, so exceptions never
 //   cross into Tcl (which is C and would be unwound without running its cleanups).
 // - Argument helpers: 64-bit non-negative sizes, channel lookup by driver type, refusing safe
@@ -54,8 +54,10 @@ namespace mmipc::tcl {
 
 // ---- errors -------------------------------------------------------------------------------
 
-// errorCode of the packages' own argument errors, one scheme for mmap and posixipc (where Tcl
-// sets a code itself, TCL WRONGARGS, TCL LOOKUP ..., POSIX <ERRNAME> <message>, it is kept):
+// errorCode of the packages' own argument errors, one scheme for mmap and posixipc. Where an
+// original package set an errorCode (TCL WRONGARGS, TCL VALUE INTEGER, TCL LOOKUP ..., POSIX
+// <ERRNAME> <message>), ours sets exactly that; where it set none (NONE), ours sets one of
+// these, documented in the man pages:
 /// A bad argument value: `MMIPC INVALID <argument>`.
 inline constexpr std::string_view code_invalid = "MMIPC INVALID";
 /// A misused option: `MMIPC OPTION <option>`.
@@ -107,41 +109,20 @@ inline int invalid_argument_result(Tcl_Interp* interp, const std::invalid_argume
   return error(interp, e.what(), "MMIPC INVALID");
 }
 
-// ---- errorCodes of mmipc's own ---------------------------------------------------------------
-// Where an original package set an errorCode (TCL WRONGARGS, TCL VALUE INTEGER, TCL LOOKUP ...,
-// POSIX <ERRNAME> <message>), ours sets exactly that. Where it set none (NONE), ours sets one
-// of these, documented in the man pages:
-//   MMIPC INVALID             a bad argument value
-//   MMIPC OPTION <option>     a misused option: unknown, or not allowed where it was given
-//   MMIPC READONLY <option>   setting an option that can only be read
-
-/// A bad argument value: `message`, errorCode `MMIPC INVALID`.
-inline int invalid_error(Tcl_Interp* interp, std::string_view message) {
-  return error(interp, message, "MMIPC INVALID");
-}
-
-/// errorCode `MMIPC <kind> <option>`, the option as one list element whatever it holds.
-inline void set_option_error_code(Tcl_Interp* interp, const char* kind, std::string_view option) {
-  Tcl_Obj* code = Tcl_NewListObj(0, nullptr);
-  Tcl_ListObjAppendElement(nullptr, code, Tcl_NewStringObj("MMIPC", -1));
-  Tcl_ListObjAppendElement(nullptr, code, Tcl_NewStringObj(kind, -1));
-  Tcl_ListObjAppendElement(nullptr, code,
-                           Tcl_NewStringObj(option.data(), static_cast<Tcl_Size>(option.size())));
-  Tcl_SetObjErrorCode(interp, code);
+/// A bad argument value: `message`, errorCode `MMIPC INVALID <argument>` (the argument's name
+/// as the usage line gives it, or the option).
+inline int invalid_error(Tcl_Interp* interp, std::string_view argument, std::string_view message) {
+  return error(interp, message, error_code(code_invalid, argument));
 }
 
 /// A misused option: `message`, errorCode `MMIPC OPTION <option>`.
 inline int option_error(Tcl_Interp* interp, std::string_view option, std::string_view message) {
-  Tcl_SetObjResult(interp, Tcl_NewStringObj(message.data(), static_cast<Tcl_Size>(message.size())));
-  set_option_error_code(interp, "OPTION", option);
-  return TCL_ERROR;
+  return error(interp, message, error_code(code_option, option));
 }
 
 /// Setting a read-only option: `message`, errorCode `MMIPC READONLY <option>`.
 inline int readonly_error(Tcl_Interp* interp, std::string_view option, std::string_view message) {
-  Tcl_SetObjResult(interp, Tcl_NewStringObj(message.data(), static_cast<Tcl_Size>(message.size())));
-  set_option_error_code(interp, "READONLY", option);
-  return TCL_ERROR;
+  return error(interp, message, error_code(code_readonly, option));
 }
 
 /// Adds `text` to errorInfo after the error's message, as a line "    (text)": where a

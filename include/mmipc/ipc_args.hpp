@@ -46,6 +46,19 @@ class invalid_name_error : public std::invalid_argument {
   int error_number_;
 };
 
+/// A bad value of a named argument ("access", "permissions") or option ("-priority"), so a
+/// front end can say which (Tcl: errorCode MMIPC INVALID <argument>).
+class argument_error : public std::invalid_argument {
+ public:
+  argument_error(const std::string& what, std::string_view argument)
+      : std::invalid_argument(what), argument_(argument) {}
+  /// The argument's name as a usage line gives it, or the option.
+  const std::string& argument() const noexcept { return argument_; }
+
+ private:
+  std::string argument_;
+};
+
 /// An option misused in an argument list: unknown (unknown() is true) or not allowed there.
 class option_error : public std::invalid_argument {
  public:
