@@ -23,8 +23,10 @@
 namespace mmipc {
 
 /// The failure of a guarded copy: an os_error with EFAULT (the mapped file shrank under the
-/// mapping) or EIO (an I/O error on its storage), told apart from other errors so a binding
-/// can say what happened.
+/// mapping), ENOSPC (the page lies inside the file, but its filesystem has no room to back
+/// it: a sparse file on a full disk) or EIO (an I/O error on its storage), told apart from
+/// other errors so a binding can say what happened. The cases are told apart after the
+/// fault, from the file as it is then.
 class lost_pages_error : public os_error {
  public:
   using os_error::os_error;
@@ -32,8 +34,10 @@ class lost_pages_error : public os_error {
 
 /// Copies `n` bytes from `src` to `dst` (which may overlap) like memmove, but turns a
 /// SIGBUS raised on those bytes into lost_pages_error (an os_error): EFAULT when the mapped
-/// file shrank under the mapping, EIO on an I/O error of its backing store. `op` names the
-/// operation in the message (e.g. "read"). The bytes of `dst` are unspecified after a failure.
+/// file shrank under the mapping, ENOSPC when its filesystem cannot back a page of it, EIO
+/// on an I/O error of its backing store. A copy whose page came back (the file shrank and
+/// grew again before the fault was examined) is made again. `op` names the operation in the
+/// message (e.g. "read"). The bytes of `dst` are unspecified after a failure.
 void guarded_copy(void* dst, const void* src, std::size_t n, std::string_view op = "copy");
 
 /// Reads like a file at a truncated end: copies the `n` bytes at `src` (mapped memory) to
