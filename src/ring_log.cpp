@@ -218,6 +218,18 @@ published load_published(const log_state& s, std::memory_order order) {
   return p;
 }
 
+// The publication state as readers see it while writers run: head and tail read between
+// two reads of an unchanged tail, so they belong together (a tail read long before the head
+// could lag it by more than the capacity).
+published snapshot(const log_state& s) {
+  auto& h = *s.header;
+  for (;;) {
+    const published p = load_published(s, std::memory_order_acquire);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (atom(h.tail).load(std::memory_order_relaxed) == p.tail) return p;
+  }
+}
+
 bool consistent(const log_state& s, const published& p) {
   return p.tail <= p.head && p.head - p.tail <= s.capacity &&
          (p.tail | p.head) % lf::record_alignment == 0 && p.next_seq != 0;
@@ -581,7 +593,7 @@ std::shared_ptr<log_state> open_state(unique_fd fd, const std::filesystem::path&
   bool lock_ok = true;
   bool state_ok = true;
   guarded(*s, "open", [&] {
-    state_ok = consistent(*s, load_published(*s, std::memory_order_acquire));
+    state_ok = consistent(*s, snapshot(*s));
     lock_ok = !writable || s->lock->valid();
   });
   if (!state_ok) damaged(*s, "its head and tail positions are inconsistent");
@@ -739,9 +751,9 @@ log_stats ring_log::stats() const {
   st.max_record_size = s.max_record;
   // Optimistic: read without the lock, and check that the oldest record stayed while it was
   // read. Writers that keep dropping it make that fail; then hold the lock a moment.
-  auto snapshot = [&](bool check) -> bool {
+  auto take = [&](bool check) -> bool {
     auto& h = *s.header;
-    const published p = load_published(s, std::memory_order_acquire);
+    const published p = snapshot(s);
     if (!consistent(s, p)) damaged(s, "its head and tail positions are inconsistent");
     st.repairs = atom(h.repairs).load(std::memory_order_relaxed);
     st.locks_recovered = atom(h.locks_recovered).load(std::memory_order_relaxed);
@@ -784,10 +796,10 @@ log_stats ring_log::stats() const {
   for (int attempt = 0;; ++attempt) {
     bool done = false;
     if (attempt >= 32 && s.writable) {
-      with_writers_lock(s, "stat", [&] { done = snapshot(false); });
+      with_writers_lock(s, "stat", [&] { done = take(false); });
       return st;
     }
-    guarded(s, "stat", [&] { done = snapshot(attempt < 10000); });
+    guarded(s, "stat", [&] { done = take(attempt < 10000); });
     if (done) return st;
     if (attempt >= 8) ::sched_yield();
   }
@@ -826,7 +838,7 @@ ring_log_reader::ring_log_reader(std::shared_ptr<detail::log_state> state, std::
   if (!state_) throw_os_error(EBADF, "read", "ring log (none open)");
   const log_state& s = *state_;
   guarded(s, "read", [&] {
-    const published p = load_published(s, std::memory_order_acquire);
+    const published p = snapshot(s);
     if (!consistent(s, p)) damaged(s, "its head and tail positions are inconsistent");
     pos_ = p.tail;
     if (from_seq_ <= 1 || p.tail == p.head) return;
@@ -851,11 +863,10 @@ std::optional<log_record> ring_log_reader::next_guarded() {
   const log_state& s = *state_;
   auto& h = *s.header;
   for (;;) {
-    const std::uint64_t tail = atom(h.tail).load(std::memory_order_acquire);
-    const std::uint64_t head = atom(h.head).load(std::memory_order_acquire);
-    if (tail > head || head - tail > s.capacity || (tail | head) % 8 != 0) {
-      damaged(s, "its head and tail positions are inconsistent");
-    }
+    const published p = snapshot(s);
+    if (!consistent(s, p)) damaged(s, "its head and tail positions are inconsistent");
+    const std::uint64_t tail = p.tail;
+    const std::uint64_t head = p.head;
     // Overtaken: what was at pos_ was dropped. The gap shows in the next record's number.
     if (pos_ < tail) pos_ = tail;
     if (pos_ > head) pos_ = head;  // the log was repaired after a crash: its end moved back
