@@ -341,6 +341,18 @@ void repair(log_state& s) {
   }
 }
 
+// True when the newest record (found from `last`) ends at head and is numbered just below
+// next_seq, or is the record a writer is publishing right now (numbered next_seq).
+bool newest_agrees(const log_state& s) {
+  const published p = snapshot(s);
+  if (!consistent(s, p)) return false;
+  if (p.tail == p.head) return true;
+  const bool last_held = p.last >= p.tail && p.last < p.head && p.last % 8 == 0;
+  if (!last_held) return false;
+  const auto found = newest_record(s, p.last, p.head);
+  return found && (found->header.seq + 1 == p.next_seq || found->header.seq == p.next_seq);
+}
+
 // Says who holds the lock now, so that a waiter can later tell this holder from a thread
 // the kernel never knew. Fields first, then the thread id (release): a waiter that reads
 // the same id before and after the fields has this holder's.
@@ -598,6 +610,16 @@ std::shared_ptr<log_state> open_state(unique_fd fd, const std::filesystem::path&
   });
   if (!state_ok) damaged(*s, "its head and tail positions are inconsistent");
   if (!lock_ok) damaged(*s, "its writers' lock does not hold a lock");
+  // The newest record and the number the next one gets must agree, or a writer would number
+  // a record below those already there. A writer killed mid-append leaves them apart; any
+  // other disagreement is damage. Either way a writer repairs it now, under the lock.
+  bool agree = true;
+  guarded(*s, "open", [&] { agree = newest_agrees(*s); });
+  if (!agree && writable) {
+    with_writers_lock(*s, "open", [&] {
+      if (!newest_agrees(*s)) repair(*s);
+    });
+  }
   return s;
 }
 
@@ -880,14 +902,17 @@ std::optional<log_record> ring_log_reader::next_guarded() {
     std::atomic_thread_fence(std::memory_order_acquire);
     if (atom(h.tail).load(std::memory_order_relaxed) > pos_) continue;  // dropped meanwhile
     const entry_kind kind = kind_of(s, peek, room);
-    if (kind == entry_kind::padding) {
-      pos_ += room;
-      continue;
-    }
-    if (kind == entry_kind::record && peek.seq < from_seq_ &&
-        pos_ + lf::record_span(peek.length) <= head) {
-      pos_ += lf::record_span(peek.length);  // skipped, not missed
-      continue;
+    if (kind == entry_kind::padding || (kind == entry_kind::record && peek.seq < from_seq_)) {
+      // A padding, or a record below the first number wanted (skipped, not missed): checked
+      // in place before its length is trusted, then not read.
+      lf::record_header entry;
+      const std::uint64_t end = whole_entry_end(s, pos_, head, entry);
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (atom(h.tail).load(std::memory_order_relaxed) > pos_) continue;
+      if (end != 0 && (entry.kind == lf::kind_padding || entry.seq < from_seq_)) {
+        pos_ = end;
+        continue;
+      }
     }
     // Copy the whole entry, then check it: still not dropped, and whole.
     const std::uint64_t length = kind == entry_kind::record ? peek.length : 0;

@@ -449,6 +449,17 @@ TEST_F(DamagedHeaderTest, PositionsThatCannotBe) {
   EXPECT_TRUE(contains(refusal(false), "its head and tail positions")) << refusal(false);
 }
 
+TEST_F(DamagedHeaderTest, ANextNumberBelowTheNewestRecordIsRepairedOnOpening) {
+  // Numbering from it would give a record a number below those already there.
+  mmipc::testing::write_value<std::uint64_t>(path, 216, 3);
+  EXPECT_EQ(read_all(ring_log::open(path, false)).back().seq, 10u);  // readers do not mind
+  auto log = ring_log::open(path);
+  EXPECT_EQ(log.append("next"), 11u);
+  // A damaged `last` likewise.
+  mmipc::testing::write_value<std::uint64_t>(path, 208, 12345);
+  EXPECT_EQ(ring_log::open(path).append("next again"), 12u);
+}
+
 TEST_F(DamagedHeaderTest, ADamagedLockIsRefusedForWritingOnly) {
   mmipc::testing::write_bytes(path, 64, std::string(64, '\x5a'));
   EXPECT_TRUE(contains(refusal(), "its writers' lock does not hold a lock")) << refusal();
@@ -510,7 +521,16 @@ TEST(RingLogTest, DamagedRecordsAreSkippedAndCountedAsMissed) {
   EXPECT_EQ(records[2].seq, 3u);
   EXPECT_EQ(records[3].seq, 5u);
   EXPECT_EQ(records[3].missed, 1u);
-  // Writers go on, and drop the damaged record in turn.
+  // A damaged length must not make a reader skip whole records: record 6 claims to run
+  // over 7 and 8, a reader wanting 8 on still finds 8.
+  mmipc::testing::write_value<std::uint32_t>(path, 4096 + raw[5].pos % 4096 + 8,
+                                             static_cast<std::uint32_t>(raw[8].pos - raw[5].pos));
+  auto from_eight = log.reader(8);
+  const auto wanted = read_all(from_eight);
+  ASSERT_EQ(wanted.size(), 3u);
+  EXPECT_EQ(wanted[0].seq, 8u);
+  EXPECT_EQ(wanted[0].missed, 0u);
+  // Writers go on, and drop the damaged records in turn.
   for (int i = 0; i < 200; ++i) log.append("more");
   const auto later = read_all(log);
   for (std::size_t i = 1; i < later.size(); ++i) EXPECT_EQ(later[i].seq, later[i - 1].seq + 1);
