@@ -44,6 +44,13 @@ static_assert(alignof(robust_mutex) <= 64);
 
 namespace detail {
 
+// A logical position and its offset in the data area, kept together so that a writer
+// divides (pos % capacity: tens of cycles) only when it must.
+struct place {
+  std::uint64_t pos;
+  std::uint64_t off;
+};
+
 // What a ring_log and its readers share: the mapped file.
 struct log_state {
   std::filesystem::path path;
@@ -59,6 +66,10 @@ struct log_state {
   // file was truncated under a writer): glibc still lists the lock among the thread's robust
   // mutexes, so its address must stay mapped for good.
   std::atomic<bool> keep_mapped{false};
+  // The head and tail this process's writers left, with their offsets in the data area
+  // (see place_of in ring_log.cpp); used only under the writers' lock.
+  place last_head{UINT64_MAX, 0};
+  place last_tail{UINT64_MAX, 0};
 
   log_state() = default;
   log_state(const log_state&) = delete;
@@ -78,6 +89,7 @@ struct log_state {
 namespace {
 
 using detail::log_state;
+using detail::place;
 using namespace std::chrono_literals;
 
 template <class T>
@@ -123,10 +135,15 @@ lf::record_header header_at(const log_state& s, std::uint64_t pos) noexcept {
   return h;
 }
 
-// The checksum of the entry whose bytes start at `entry`, at logical position `pos`: the
-// header after the checksum field, and the payload of a record.
-std::uint64_t checksum_of(const std::byte* entry, std::uint64_t payload, std::uint64_t pos) {
-  return XXH3_64bits_withSeed(entry + 8, lf::record_header_size - 8 + payload, pos);
+// The checksum of an entry at logical position `pos`: its 24 header bytes after the checksum
+// (at `fields`), hashed with a seed that is the position, mixed (for a record) with the hash
+// of its payload. A writer hashes the payload before it takes the lock, and only the 24
+// bytes under it.
+std::uint64_t payload_hash(const void* payload, std::uint64_t length) {
+  return XXH3_64bits(payload, length);
+}
+std::uint64_t checksum_of(const void* fields, std::uint64_t payload_seed, std::uint64_t pos) {
+  return XXH3_64bits_withSeed(fields, lf::record_header_size - 8, payload_seed ^ pos);
 }
 
 enum class entry_kind { record, padding, invalid };
@@ -147,7 +164,9 @@ entry_kind kind_of(const log_state& s, const lf::record_header& h, std::uint64_t
 
 // True when the entry at `pos` (header `h`, bytes at `entry`) is whole.
 bool whole(const lf::record_header& h, const std::byte* entry, std::uint64_t pos) {
-  return checksum_of(entry, h.kind == lf::kind_record ? h.length : 0, pos) == h.checksum;
+  const std::uint64_t payload =
+      h.kind == lf::kind_record ? payload_hash(entry + lf::record_header_size, h.length) : 0;
+  return checksum_of(entry + 8, payload, pos) == h.checksum;
 }
 
 // The end of the entry (record, padding or the few bytes too short for a header) at `pos`,
@@ -237,73 +256,90 @@ bool consistent(const log_state& s, const published& p) {
 
 // --- Writers (all under the writers' lock) ----------------------------------------------
 
-// The position after the entry at `t` (an entry writers are about to drop), resyncing past
-// damage; never beyond `head`.
-std::uint64_t after_entry(const log_state& s, std::uint64_t t, std::uint64_t head) {
-  const std::uint64_t room = room_at(s, t);
-  if (room < lf::record_header_size) return std::min(t + room, head);
-  const lf::record_header h = header_at(s, t);
-  switch (kind_of(s, h, room)) {
-    case entry_kind::padding:
-      return std::min(t + room, head);
-    case entry_kind::record:
-      if (t + lf::record_span(h.length) <= head) return t + lf::record_span(h.length);
-      break;
-    case entry_kind::invalid:
-      break;
-  }
-  return resync(s, t + lf::record_alignment, head, 0);
+// The offset of `pos`, from the positions this process's writers used last when it is one
+// of them (the common case: nobody else appended in between), else by division. Only
+// called under the writers' lock, which orders the cache between this process's threads.
+place place_of(log_state& s, std::uint64_t pos) {
+  if (pos == s.last_head.pos) return s.last_head;
+  if (pos == s.last_tail.pos) return s.last_tail;
+  return {pos, pos % s.capacity};
 }
 
-std::uint64_t append_locked(log_state& s, std::span<const std::byte> data) {
+// Moves `t` past the entry there (an entry writers are about to drop), resyncing past
+// damage; never beyond `head`.
+void drop_entry(const log_state& s, place& t, const place& head) {
+  const std::uint64_t room = s.capacity - t.off;
+  std::uint64_t span = room;  // a short end or a padding: up to the end of the area
+  if (room >= lf::record_header_size) {
+    lf::record_header h;
+    std::memcpy(&h, s.data + t.off, sizeof h);
+    const entry_kind kind = kind_of(s, h, room);
+    if (kind == entry_kind::record) span = lf::record_span(h.length);
+    if (kind == entry_kind::invalid || t.pos + span > head.pos) {
+      const std::uint64_t next = resync(s, t.pos + lf::record_alignment, head.pos, 0);
+      t = next == head.pos ? head : place{next, next % s.capacity};
+      return;
+    }
+  }
+  if (t.pos + span >= head.pos) {
+    t = head;
+    return;
+  }
+  t.pos += span;
+  t.off = t.off + span == s.capacity ? 0 : t.off + span;
+}
+
+// Appends, under the lock, a record whose time and payload hash were taken before it.
+std::uint64_t append_locked(log_state& s, std::span<const std::byte> data, std::int64_t time_ns,
+                            std::uint64_t payload) {
   auto& h = *s.header;
   const published p = load_published(s, std::memory_order_relaxed);
   if (!consistent(s, p)) damaged(s, "its head and tail positions are inconsistent");
 
   const std::uint64_t need = lf::record_span(data.size());
-  const std::uint64_t room = room_at(s, p.head);
+  const place head = place_of(s, p.head);
+  const std::uint64_t room = s.capacity - head.off;
   // Each record is contiguous: one that does not fit before the end of the data area
   // starts the next lap, after a padding (or, when fewer than 32 bytes remain, nothing).
-  const std::uint64_t start = need <= room ? p.head : p.head + room;
-  const std::uint64_t end = start + need;
-  std::uint64_t tail = p.tail;
-  while (end - tail > s.capacity) {
-    if (tail >= p.head) {
+  const place start = need <= room ? head : place{p.head + room, 0};
+  const place end{start.pos + need, start.off + need == s.capacity ? 0 : start.off + need};
+  place tail = place_of(s, p.tail);
+  while (end.pos - tail.pos > s.capacity) {
+    if (tail.pos >= head.pos) {
       tail = start;  // everything dropped, the padding too
       break;
     }
-    tail = after_entry(s, tail, p.head);
+    drop_entry(s, tail, head);
   }
-  if (tail != p.tail) {
-    atom(h.tail).store(tail, std::memory_order_relaxed);
+  if (tail.pos != p.tail) {
+    atom(h.tail).store(tail.pos, std::memory_order_relaxed);
     // Readers must see the new tail before any byte of the dropped records changes: a reader
     // that copied such bytes finds its record behind the tail when it looks again.
     std::atomic_thread_fence(std::memory_order_release);
   }
-  if (start != p.head && room >= lf::record_header_size && tail <= p.head) {
-    const lf::record_header pad{0, static_cast<std::uint32_t>(room - lf::record_header_size),
-                                lf::kind_padding, 0, 0};
-    std::byte* entry = bytes_at(s, p.head);
-    std::memcpy(entry, &pad, sizeof pad);
-    const std::uint64_t sum = checksum_of(entry, 0, p.head);
-    std::memcpy(entry, &sum, sizeof sum);
+  if (start.pos != head.pos && room >= lf::record_header_size && tail.pos <= head.pos) {
+    lf::record_header pad{0, static_cast<std::uint32_t>(room - lf::record_header_size),
+                          lf::kind_padding, 0, 0};
+    pad.checksum = checksum_of(&pad.length, 0, head.pos);
+    std::memcpy(s.data + head.off, &pad, sizeof pad);
   }
   const std::uint64_t seq = p.next_seq;
-  const lf::record_header record{0, static_cast<std::uint32_t>(data.size()), lf::kind_record, seq,
-                                 realtime_ns()};
-  std::byte* entry = bytes_at(s, start);
+  lf::record_header record{0, static_cast<std::uint32_t>(data.size()), lf::kind_record, seq,
+                           time_ns};
+  record.checksum = checksum_of(&record.length, payload, start.pos);
+  std::byte* entry = s.data + start.off;
   std::memcpy(entry, &record, sizeof record);
   if (!data.empty()) std::memcpy(entry + lf::record_header_size, data.data(), data.size());
-  const std::uint64_t sum = checksum_of(entry, data.size(), start);
-  std::memcpy(entry, &sum, sizeof sum);
   // The commit: readers read up to head. Sequentially consistent, so that either this writer
   // sees a follower's `sleepers` flag or the follower sees the new head (wake_followers).
-  atom(h.head).store(end, std::memory_order_seq_cst);
-  atom(h.last).store(start, std::memory_order_relaxed);
+  atom(h.head).store(end.pos, std::memory_order_seq_cst);
+  atom(h.last).store(start.pos, std::memory_order_relaxed);
   atom(h.next_seq).store(seq + 1, std::memory_order_relaxed);
-  // The next append reads the oldest record's header (to drop it) and writes after `end`.
-  __builtin_prefetch(bytes_at(s, tail));
-  __builtin_prefetch(bytes_at(s, end), 1);
+  s.last_head = end;
+  s.last_tail = tail;
+  // The next append reads the oldest record's header (to drop it) and writes at `end`.
+  __builtin_prefetch(s.data + tail.off);
+  __builtin_prefetch(s.data + end.off, 1);
   return seq;
 }
 
@@ -744,12 +780,16 @@ std::uint64_t ring_log::append(std::span<const std::byte> data) {
         "ring log " + s.path.native() + ": a record of " + std::to_string(data.size()) +
         " bytes is larger than the log can hold (" + std::to_string(s.max_record) + " bytes)");
   }
+  // Outside the lock, to keep it short for other writers: the time (so concurrent writers'
+  // records may be a few hundred nanoseconds out of time order) and the payload's hash.
+  const std::int64_t time_ns = realtime_ns();
+  const std::uint64_t payload = payload_hash(data.data(), data.size());
   std::uint64_t seq = 0;
   volatile bool locked = false;
   try {
     guarded(s, "append", [&] {
       lock_writers(s, locked);
-      seq = append_locked(s, data);
+      seq = append_locked(s, data, time_ns, payload);
       s.lock->unlock();
       locked = false;
       wake_followers(s);

@@ -91,7 +91,7 @@ static_assert(offsetof(header, sleepers) == 260);
 /// The header of a record (or of a padding that fills the data area up to its end),
 /// at a multiple of 8 in the data area.
 struct record_header {
-  std::uint64_t checksum;  // XXH3_64bits_withSeed(bytes 8.., seed = logical position)
+  std::uint64_t checksum;  // XXH3 of bytes 8..31, seed: position ^ XXH3 of the payload
   std::uint32_t length;    // payload bytes (padding: bytes after this header to the end)
   std::uint32_t kind;      // kind_record or kind_padding
   std::uint64_t seq;       // 1, 2, 3... (padding: 0)

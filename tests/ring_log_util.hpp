@@ -138,7 +138,8 @@ inline std::vector<raw_record> read_as_documented(const std::filesystem::path& p
     }
     if (kind != 1 || 32 + length > room)
       throw std::runtime_error("entry at " + std::to_string(pos));
-    if (XXH3_64bits_withSeed(area.data() + off + 8, 24 + length, pos) != checksum) {
+    const std::uint64_t payload = XXH3_64bits(area.data() + off + 32, length);
+    if (XXH3_64bits_withSeed(area.data() + off + 8, 24, payload ^ pos) != checksum) {
       throw std::runtime_error("record checksum at " + std::to_string(pos));
     }
     out.push_back({pos, seq, time_ns, area.substr(off + 32, length)});
