@@ -867,6 +867,10 @@ int shared_futex_wakes(const std::filesystem::path& path, int count) {
   if (pid == 0) {
     ::setenv("MMIPC_RING_LOG_HELPER", path.c_str(), 1);
     ::setenv("MMIPC_RING_LOG_HELPER_COUNT", std::to_string(count).c_str(), 1);
+    // LeakSanitizer cannot run under ptrace; the traced helper only appends.
+    const char* asan = std::getenv("ASAN_OPTIONS");
+    ::setenv("ASAN_OPTIONS", (std::string(asan != nullptr ? asan : "") + ":detect_leaks=0").c_str(),
+             1);
     char self[4096];
     const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0) ::_exit(126);
