@@ -378,7 +378,8 @@ void repair(log_state& s) {
 }
 
 // True when the newest record (found from `last`) ends at head and is numbered just below
-// next_seq, or is the record a writer is publishing right now (numbered next_seq).
+// next_seq. Without the lock, a writer publishing a record right now makes this false for an
+// instant: check again under the lock before repairing.
 bool newest_agrees(const log_state& s) {
   const published p = snapshot(s);
   if (!consistent(s, p)) return false;
@@ -386,7 +387,7 @@ bool newest_agrees(const log_state& s) {
   const bool last_held = p.last >= p.tail && p.last < p.head && p.last % 8 == 0;
   if (!last_held) return false;
   const auto found = newest_record(s, p.last, p.head);
-  return found && (found->header.seq + 1 == p.next_seq || found->header.seq == p.next_seq);
+  return found && found->header.seq + 1 == p.next_seq;
 }
 
 // Says who holds the lock now, so that a waiter can later tell this holder from a thread

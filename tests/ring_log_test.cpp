@@ -458,6 +458,10 @@ TEST_F(DamagedHeaderTest, ANextNumberBelowTheNewestRecordIsRepairedOnOpening) {
   // A damaged `last` likewise.
   mmipc::testing::write_value<std::uint64_t>(path, 208, 12345);
   EXPECT_EQ(ring_log::open(path).append("next again"), 12u);
+  // And a next number equal to the newest record's, as a writer that has published its
+  // record but not yet counted it would leave for an instant (with the lock held).
+  mmipc::testing::write_value<std::uint64_t>(path, 216, 12);
+  EXPECT_EQ(ring_log::open(path).append("and again"), 13u);
 }
 
 TEST_F(DamagedHeaderTest, ADamagedLockIsRefusedForWritingOnly) {
