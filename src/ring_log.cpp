@@ -498,10 +498,12 @@ void bump(std::uint64_t& counter) {
 }
 
 // Takes the writers' lock and leaves the log repaired if a writer died holding it.
-void lock_writers(log_state& s, volatile bool& locked) {
+// With `wait` false, gives up (returns false) when another thread holds the lock.
+bool lock_writers(log_state& s, volatile bool& locked, bool wait = true) {
   if (!s.lock->valid()) damaged(s, "its writers' lock does not hold a lock");
   bool recovered = false;
   std::optional<lock_status> got = s.lock->try_lock();
+  if (!got && !wait) return false;
   if (!got) got = wait_for_lock(s, recovered);
   locked = true;
   auto& h = *s.header;
@@ -518,6 +520,7 @@ void lock_writers(log_state& s, volatile bool& locked) {
     atom(h.repair_pending).store(0, std::memory_order_relaxed);
     bump(h.repairs);
   }
+  return true;
 }
 
 // Releases the lock after an exception left it held; when the header's page is gone with
@@ -531,13 +534,14 @@ void unlock_after_failure(log_state& s) noexcept {
   }
 }
 
-// Runs `body` holding the writers' lock, inside the guard.
+// Runs `body` holding the writers' lock, inside the guard. With `wait` false, does nothing
+// when another thread holds the lock.
 template <class Body>
-void with_writers_lock(log_state& s, std::string_view op, Body&& body) {
+void with_writers_lock(log_state& s, std::string_view op, Body&& body, bool wait = true) {
   volatile bool locked = false;
   try {
     guarded(s, op, [&] {
-      lock_writers(s, locked);
+      if (!lock_writers(s, locked, wait)) return;
       body();
       s.lock->unlock();
       locked = false;
@@ -649,13 +653,18 @@ std::shared_ptr<log_state> open_state(unique_fd fd, const std::filesystem::path&
   if (!lock_ok) damaged(*s, "its writers' lock does not hold a lock");
   // The newest record and the number the next one gets must agree, or a writer would number
   // a record below those already there. A writer killed mid-append leaves them apart; any
-  // other disagreement is damage. Either way a writer repairs it now, under the lock.
+  // other disagreement is damage. Either way it is repaired now, under the lock, if the
+  // lock is free: opening never waits. (A held lock means a writer at work, which leaves
+  // them agreeing, or a dead one, whose lock makes the next writer repair.)
   bool agree = true;
   guarded(*s, "open", [&] { agree = newest_agrees(*s); });
   if (!agree && writable) {
-    with_writers_lock(*s, "open", [&] {
-      if (!newest_agrees(*s)) repair(*s);
-    });
+    with_writers_lock(
+        *s, "open",
+        [&] {
+          if (!newest_agrees(*s)) repair(*s);
+        },
+        false);
   }
   return s;
 }

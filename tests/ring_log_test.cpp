@@ -1102,6 +1102,38 @@ TEST_F(LostLockTest, ALiveStampedHolderIsWaitedFor) {
   reap(waiter);
 }
 
+TEST_F(LostLockTest, OpeningNeverWaitsForTheLock) {
+  // A live holder, and a header that needs repair: opening leaves the repair to whoever
+  // takes the lock next instead of waiting for it.
+  sleeper live;
+  pretend_held(path, live.pid, static_cast<std::uint32_t>(live.pid),
+               mmipc::detail::boot_fingerprint(), mmipc::detail::pid_namespace_id(),
+               mmipc::detail::thread_start_time(live.pid));
+  mmipc::testing::write_value<std::uint64_t>(path, 216, 2);  // next_seq below the newest
+  const pid_t opener = ::fork();
+  if (opener == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    try {
+      auto log = ring_log::open(path);
+      ::_exit(read_all(log).size() == 5 ? 0 : 1);
+    } catch (...) {
+      ::_exit(2);
+    }
+  }
+  int status = 0;
+  bool ended = false;
+  for (int i = 0; i < 1000 && !ended; ++i) {
+    ended = ::waitpid(opener, &status, WNOHANG) == opener;
+    if (!ended) std::this_thread::sleep_for(10ms);
+  }
+  if (!ended) {
+    ::kill(opener, SIGKILL);
+    reap(opener);
+    FAIL() << "open() waited for the lock";
+  }
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
 TEST_F(LostLockTest, AHolderNamedInAnotherPidNamespaceIsWaitedFor) {
   // Its id means nothing here: gone or not, it cannot be judged, so it is not recovered.
   pretend_held(path, dead_tid(), 0, 0, 0, 0);
