@@ -164,17 +164,30 @@ page_loss explain_lost_page(const void* address, int si_code) noexcept {
 }
 
 void throw_lost_page(page_loss loss, std::string_view op) {
+  int err = EIO;
   switch (loss) {
     case page_loss::shrank:
-      throw lost_pages_error(EFAULT, op, "mapped memory: the mapped file shrank under the mapping");
+      err = EFAULT;
+      break;
     case page_loss::no_space:
     case page_loss::came_back:
-      throw lost_pages_error(
-          ENOSPC, op, "mapped memory: no space left on the device for a page of this sparse file");
+      err = ENOSPC;
+      break;
     case page_loss::io_error:
       break;
   }
-  throw lost_pages_error(EIO, op, "mapped memory: I/O error on the mapped file's storage");
+  throw lost_pages_error(err, op, "mapped memory: " + std::string(lost_pages_reason(err)));
 }
 
 }  // namespace mmipc::detail
+
+std::string_view mmipc::lost_pages_reason(int err) noexcept {
+  switch (err) {
+    case EFAULT:
+      return "the mapped file shrank under the mapping";
+    case ENOSPC:
+      return "no space left on the device for a page of this sparse file";
+    default:
+      return "I/O error on the mapped file's storage";
+  }
+}

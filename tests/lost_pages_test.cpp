@@ -124,6 +124,11 @@ TEST(LostPagesTest, EachCaseIsWordedOnce) {
   auto [io, io_text] = caught(page_loss::io_error);
   EXPECT_EQ(io, EIO);
   EXPECT_NE(io_text.find("I/O error on the mapped file's storage"), std::string::npos);
+  // The words bindings show come from the same place.
+  EXPECT_EQ(mmipc::lost_pages_reason(EFAULT), "the mapped file shrank under the mapping");
+  EXPECT_EQ(mmipc::lost_pages_reason(ENOSPC), no_space_text);
+  EXPECT_EQ(mmipc::lost_pages_reason(EIO), "I/O error on the mapped file's storage");
+  EXPECT_NE(shrank_text.find(mmipc::lost_pages_reason(EFAULT)), std::string::npos);
 }
 
 TEST(GuardedAccessTest, AFaultInTheSectionBecomesLostPagesError) {

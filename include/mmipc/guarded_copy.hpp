@@ -32,6 +32,11 @@ class lost_pages_error : public os_error {
   using os_error::os_error;
 };
 
+/// What a lost_pages_error with errno `err` means, in the words every binding shows:
+/// EFAULT "the mapped file shrank under the mapping", ENOSPC "no space left on the device
+/// for a page of this sparse file", anything else "I/O error on the mapped file's storage".
+std::string_view lost_pages_reason(int err) noexcept;
+
 /// Copies `n` bytes from `src` to `dst` (which may overlap) like memmove, but turns a
 /// SIGBUS raised on those bytes into lost_pages_error (an os_error): EFAULT when the mapped
 /// file shrank under the mapping, ENOSPC when its filesystem cannot back a page of it, EIO
