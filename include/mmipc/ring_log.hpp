@@ -13,7 +13,9 @@
 // What a user may rely on (doc/ring-log-format.md has the bytes):
 // - A record is a byte string (binary-safe, may be empty) with a sequence number (from 1,
 //   never reused, one more for each record) and a CLOCK_REALTIME timestamp in nanoseconds,
-//   both given when it is appended. Records are read back in sequence order.
+//   both given when it is appended (the time just before the writers' lock is taken, so
+//   the records of concurrent writers may be a few hundred nanoseconds out of time order).
+//   Records are read back in sequence order.
 // - Appending never waits for readers. When the data area is full, the oldest records are
 //   dropped to make room. A record larger than max_record_size() is refused
 //   (std::invalid_argument naming both sizes). Reopening continues after the last record.
