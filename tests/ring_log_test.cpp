@@ -923,7 +923,7 @@ TEST(RingLogTest, WritersMakeNoSystemCallUnlessAFollowerSleeps) {
     }
   }
   // Wait until it sleeps: it has set the sleepers flag in the header.
-  for (int i = 0; i < 3000 && mmipc::testing::read_value<std::uint32_t>(path, 260) == 0; ++i) {
+  for (int i = 0; i < 20000 && mmipc::testing::read_value<std::uint32_t>(path, 260) == 0; ++i) {
     std::this_thread::sleep_for(1ms);
   }
   ASSERT_EQ(mmipc::testing::read_value<std::uint32_t>(path, 260), 1u);
@@ -931,7 +931,7 @@ TEST(RingLogTest, WritersMakeNoSystemCallUnlessAFollowerSleeps) {
 
   // Killed in its sleep, it cannot clear its flag: one writer pays one wake-up for it, then
   // appends are free again.
-  for (int i = 0; i < 3000 && mmipc::testing::read_value<std::uint32_t>(path, 260) == 0; ++i) {
+  for (int i = 0; i < 20000 && mmipc::testing::read_value<std::uint32_t>(path, 260) == 0; ++i) {
     std::this_thread::sleep_for(1ms);
   }
   ::kill(follower, SIGKILL);
