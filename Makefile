@@ -4,22 +4,26 @@
 #   make check      build and run every test suite (C++, Tcl, Perl)
 #   make demo       build and run the demonstration
 #   make asan       every test suite again under -fsanitize=address,undefined
+#   make tsan       the shared memory and robust mutex tests under -fsanitize=thread (quick)
 #   make bench      benchmarks against the alternatives (Release build)
 #   make stress     the long variants of the load and fault tests (a few minutes)
 #   make fuzz       build the libFuzzer harnesses with clang and run them FUZZ_SECONDS (60)
 #   make valgrind   the Tcl and Perl suites under valgrind (memcheck), any error fails
 #   make install    PREFIX=/usr/local DESTDIR= : library, headers, Tcl packages, Perl module
 #   make format     clang-format the sources; make format-check only checks
+#   make dist       the release tarballs in DIST_DIR (build/dist): Sys-Mmap-<version>.tar.gz,
+#                   the standalone Perl distribution, and mmipc-<version>.tar.gz (git archive)
 
 PREFIX ?= /usr/local
 DESTDIR ?=
 JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 FUZZ_SECONDS ?= 60
+DIST_DIR ?= build/dist
 
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' '*.h' 2>/dev/null)
 
-.PHONY: all deps build check asan demo install bench stress fuzz valgrind format format-check clean
+.PHONY: all deps build check asan tsan demo install bench stress fuzz valgrind format format-check dist clean
 
 all: build
 
@@ -37,6 +41,12 @@ asan: deps
 	cmake --preset asan $(CMAKE_ARGS) >/dev/null
 	cmake --build build/asan -j $(JOBS)
 	ctest --test-dir build/asan --output-on-failure -j $(JOBS) -LE stress
+
+tsan: deps
+	cmake --preset tsan $(CMAKE_ARGS) >/dev/null
+	cmake --build build/tsan -j $(JOBS)
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  ctest --test-dir build/tsan --output-on-failure -j $(JOBS)
 
 stress: build
 	ctest --test-dir build/default --output-on-failure -j $(JOBS) -L stress
@@ -69,6 +79,9 @@ bench:
 	cmake --preset release $(CMAKE_ARGS) >/dev/null
 	cmake --build build/release -j $(JOBS)
 	bench/run --build build/release $(if $(QUICK),--quick)
+
+dist: deps
+	@scripts/make-dist $(DIST_DIR)
 
 clean:
 	rm -rf build

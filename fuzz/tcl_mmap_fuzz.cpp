@@ -116,6 +116,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(code == TCL_OK || code == TCL_ERROR);
   // Close what the call opened, so channels never pile up (their leak would show in RSS).
   check(eval("foreach c [chan names] {if {$c ni $base} {close $c}}; "
-             "chan configure $kept -translation auto -buffering none -blocking 0") == TCL_OK);
+             "chan configure $kept -translation auto -buffering none -blocking 1") == TCL_OK);
   return 0;
 }

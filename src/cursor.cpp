@@ -9,13 +9,18 @@
 
 namespace mmipc {
 
-cursor::cursor(const mapping& region) noexcept : cursor(region.bytes(), region.writable()) {}
+cursor::cursor(const mapping& region) : cursor(region.bytes(), region.writable(), region.name()) {
+  readable_ = region.access() != access_mode::none;
+}
 
 std::size_t cursor::read(std::span<std::byte> out) {
+  if (out.empty()) return 0;
+  // Touching PROT_NONE pages would be SIGSEGV, which no guard catches.
+  if (!readable_) throw_os_error(EBADF, "read", "inaccessible region");
   // Like a file at a truncated end: the bytes before a lost page are returned, and the next
   // read, starting on the lost page, fails.
-  const std::size_t count =
-      guarded_copy_prefix(out.data(), data_ + pos_, std::min(out.size(), size_ - pos_), "read");
+  const std::size_t count = guarded_copy_prefix(out.data(), data_ + pos_,
+                                                std::min(out.size(), size_ - pos_), "read", name_);
   pos_ += count;
   return count;
 }
@@ -35,8 +40,8 @@ std::size_t cursor::write(std::span<const std::byte> in) {
   }
   // At most two pieces: up to the end of the region, then from its start.
   const std::size_t first = std::min(in.size(), size_ - pos);
-  guarded_copy(data_ + pos, in.data(), first, "write");
-  if (first < in.size()) guarded_copy(data_, in.data() + first, in.size() - first, "write");
+  guarded_copy(data_ + pos, in.data(), first, "write", name_);
+  if (first < in.size()) guarded_copy(data_, in.data() + first, in.size() - first, "write", name_);
   pos_ = (pos + in.size()) % size_;
   return total;
 }

@@ -4,7 +4,7 @@
 // mapped file, a checksum over mapped bytes. A SIGBUS raised on the guarded range while the
 // body runs becomes a lost_pages_error, worded like guarded_copy's.
 //
-//   detail::guarded_access(map.data(), map.size(), "append", [&] {
+//   detail::guarded_access(map.data(), map.size(), "append", path, [&] {
 //     ... touch the mapping ...
 //   });
 //
@@ -21,16 +21,18 @@
 
 namespace mmipc::detail {
 
-/// Runs `body(context)` with SIGBUS on [begin, begin + n) turned into lost_pages_error.
-void guarded_call(const void* begin, std::size_t n, std::string_view op, void (*body)(void*),
-                  void* context);
+/// Runs `body(context)` with SIGBUS on [begin, begin + n) turned into lost_pages_error
+/// (`op` the operation, `name` the mapped file or object, as for guarded_copy).
+void guarded_call(const void* begin, std::size_t n, std::string_view op, std::string_view name,
+                  void (*body)(void*), void* context);
 
 /// Runs `body()` guarded like guarded_call (see the rules above).
 template <class Body>
-void guarded_access(const void* begin, std::size_t n, std::string_view op, Body&& body) {
+void guarded_access(const void* begin, std::size_t n, std::string_view op, std::string_view name,
+                    Body&& body) {
   using body_type = std::remove_reference_t<Body>;
   guarded_call(
-      begin, n, op, [](void* context) { (*static_cast<body_type*>(context))(); },
+      begin, n, op, name, [](void* context) { (*static_cast<body_type*>(context))(); },
       const_cast<void*>(static_cast<const void*>(std::addressof(body))));
 }
 

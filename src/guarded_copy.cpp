@@ -137,6 +137,26 @@ constexpr int came_back_tries = 16;
 
 }  // namespace
 
+lost_pages_error::lost_pages_error(int err, std::string_view op, std::string_view name)
+    : os_error(err, op, name) {
+  what_ = os_error::what();
+  what_ += " (";
+  what_ += explanation();
+  what_ += ')';
+}
+
+const char* lost_pages_error::explanation() const noexcept {
+  // The one wording of the three cases (src/lost_pages.cpp tells them apart).
+  switch (error_number()) {
+    case EFAULT:
+      return "the mapped file shrank under the mapping";
+    case ENOSPC:
+      return "no space left on the device for a page of this sparse file";
+    default:
+      return "I/O error on the mapped file's storage";
+  }
+}
+
 void install_sigbus_guard() {
   std::call_once(install_once, [] {
     page_size();  // computed here, not in a handler
@@ -155,7 +175,8 @@ void install_sigbus_guard() {
   });
 }
 
-void guarded_copy(void* dst, const void* src, std::size_t n, std::string_view op) {
+void guarded_copy(void* dst, const void* src, std::size_t n, std::string_view op,
+                  std::string_view name) {
   if (n == 0) return;
   if (!installed.load(std::memory_order_acquire)) install_sigbus_guard();
 
@@ -182,12 +203,14 @@ void guarded_copy(void* dst, const void* src, std::size_t n, std::string_view op
     }
     after_fault(point);
     const auto loss = detail::explain_lost_page(point.fault_address, point.si_code);
-    if (loss != detail::page_loss::came_back || attempt >= tries) detail::throw_lost_page(loss, op);
+    if (loss != detail::page_loss::came_back || attempt >= tries) {
+      detail::throw_lost_page(loss, op, name);
+    }
   }
 }
 
 void detail::guarded_call(const void* begin, std::size_t n, std::string_view op,
-                          void (*body)(void*), void* context) {
+                          std::string_view name, void (*body)(void*), void* context) {
   if (!installed.load(std::memory_order_acquire)) install_sigbus_guard();
   recovery_point point;
   set_range(point, 0, begin, n == 0 ? 1 : n);
@@ -211,12 +234,13 @@ void detail::guarded_call(const void* begin, std::size_t n, std::string_view op,
   }
   after_fault(point);
   // The body cannot be run again (it is not a copy): the page is lost, whatever the reason.
-  detail::throw_lost_page(detail::explain_lost_page(point.fault_address, point.si_code), op);
+  detail::throw_lost_page(detail::explain_lost_page(point.fault_address, point.si_code), op, name);
 }
 
-std::size_t guarded_copy_prefix(void* dst, const void* src, std::size_t n, std::string_view op) {
+std::size_t guarded_copy_prefix(void* dst, const void* src, std::size_t n, std::string_view op,
+                                std::string_view name) {
   try {
-    guarded_copy(dst, src, n, op);
+    guarded_copy(dst, src, n, op, name);
     return n;
   } catch (const lost_pages_error&) {
     // Rare: find the first lost page, one source page at a time.
@@ -228,7 +252,7 @@ std::size_t guarded_copy_prefix(void* dst, const void* src, std::size_t n, std::
     const auto address = reinterpret_cast<std::uintptr_t>(in + done);
     const std::size_t chunk = std::min(n - done, page_size() - address % page_size());
     try {
-      guarded_copy(out + done, in + done, chunk, op);
+      guarded_copy(out + done, in + done, chunk, op, name);
     } catch (const lost_pages_error&) {
       if (done == 0) throw;
       break;

@@ -163,31 +163,17 @@ page_loss explain_lost_page(const void* address, int si_code) noexcept {
   }
 }
 
-void throw_lost_page(page_loss loss, std::string_view op) {
-  int err = EIO;
+void throw_lost_page(page_loss loss, std::string_view op, std::string_view name) {
   switch (loss) {
     case page_loss::shrank:
-      err = EFAULT;
-      break;
+      throw lost_pages_error(EFAULT, op, name);
     case page_loss::no_space:
     case page_loss::came_back:
-      err = ENOSPC;
-      break;
+      throw lost_pages_error(ENOSPC, op, name);
     case page_loss::io_error:
       break;
   }
-  throw lost_pages_error(err, op, "mapped memory: " + std::string(lost_pages_reason(err)));
+  throw lost_pages_error(EIO, op, name);
 }
 
 }  // namespace mmipc::detail
-
-std::string_view mmipc::lost_pages_reason(int err) noexcept {
-  switch (err) {
-    case EFAULT:
-      return "the mapped file shrank under the mapping";
-    case ENOSPC:
-      return "no space left on the device for a page of this sparse file";
-    default:
-      return "I/O error on the mapped file's storage";
-  }
-}

@@ -26,8 +26,9 @@ enum class page_loss {
 /// is taken for a shrunk file, anything else for an I/O error.
 page_loss explain_lost_page(const void* address, int si_code) noexcept;
 
-/// Throws the lost_pages_error (an os_error) that says `loss`; `op` names the operation.
-/// came_back is reported as no_space: the caller has given up trying again.
-[[noreturn]] void throw_lost_page(page_loss loss, std::string_view op);
+/// Throws the lost_pages_error (an os_error) that says `loss`; `op` names the operation and
+/// `name` the mapped file or object. came_back is reported as no_space: the caller has given
+/// up trying again.
+[[noreturn]] void throw_lost_page(page_loss loss, std::string_view op, std::string_view name);
 
 }  // namespace mmipc::detail

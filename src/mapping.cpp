@@ -13,6 +13,7 @@
 
 #include "mmipc/error.hpp"
 #include "mmipc/unique_fd.hpp"
+#include "system_calls.hpp"
 
 #ifndef MAP_HUGE_SHIFT
 #define MAP_HUGE_SHIFT 26
@@ -72,6 +73,20 @@ std::size_t alignment_of(const map_options& options) {
   return options.huge_page_size != 0 ? options.huge_page_size : mapping::page_size();
 }
 
+// The length munmap needs: a huge-page mapping is unmapped in whole huge pages (mmap rounds
+// its length up itself, munmap refuses anything else with EINVAL and the pages would leak).
+std::size_t mapped_length(std::size_t length, std::size_t alignment) {
+  return (length + alignment - 1) / alignment * alignment;
+}
+
+bool mappable(const struct stat& st) {
+  return S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode);
+}
+
+[[noreturn]] void not_mappable(const region_request& request) {
+  bad_region(request, region_problem::not_mappable, "not a regular file or a device");
+}
+
 }  // namespace
 
 std::size_t mapping::page_size() noexcept {
@@ -80,14 +95,15 @@ std::size_t mapping::page_size() noexcept {
 }
 
 mapping::mapping(void* base, std::size_t base_length, std::size_t delta, std::size_t size,
-                 std::uint64_t offset, access_mode access, bool shared) noexcept
+                 std::uint64_t offset, access_mode access, bool shared, std::string name) noexcept
     : base_(base),
       base_length_(base_length),
       data_(static_cast<std::byte*>(base) + delta),
       size_(size),
       offset_(offset),
       access_(access),
-      shared_(shared) {}
+      shared_(shared),
+      name_(std::move(name)) {}
 
 mapping::mapping(mapping&& other) noexcept
     : base_(std::exchange(other.base_, nullptr)),
@@ -96,7 +112,8 @@ mapping::mapping(mapping&& other) noexcept
       size_(std::exchange(other.size_, 0)),
       offset_(std::exchange(other.offset_, 0)),
       access_(std::exchange(other.access_, access_mode::none)),
-      shared_(std::exchange(other.shared_, false)) {}
+      shared_(std::exchange(other.shared_, false)),
+      name_(std::exchange(other.name_, {})) {}
 
 mapping& mapping::operator=(mapping&& other) noexcept {
   if (this != &other) {
@@ -108,12 +125,13 @@ mapping& mapping::operator=(mapping&& other) noexcept {
     offset_ = std::exchange(other.offset_, 0);
     access_ = std::exchange(other.access_, access_mode::none);
     shared_ = std::exchange(other.shared_, false);
+    name_ = std::exchange(other.name_, {});
   }
   return *this;
 }
 
 void mapping::reset() noexcept {
-  if (base_ != nullptr) ::munmap(base_, base_length_);
+  if (base_ != nullptr) detail::sys.munmap(base_, base_length_);
   base_ = nullptr;
   base_length_ = 0;
   data_ = nullptr;
@@ -121,10 +139,12 @@ void mapping::reset() noexcept {
   offset_ = 0;
   access_ = access_mode::none;
   shared_ = false;
+  name_.clear();
 }
 
-mapping mapping::map(int fd, std::uint64_t offset, std::optional<std::uint64_t> length,
+mapping mapping::map(int fd, file_offset position, std::optional<std::uint64_t> length,
                      const map_options& options, std::string_view name) {
+  const std::uint64_t offset = position.value();
   struct stat st {};
   if (::fstat(fd, &st) != 0) throw_errno("fstat", name);
 
@@ -139,10 +159,12 @@ mapping mapping::map(int fd, std::uint64_t offset, std::optional<std::uint64_t> 
     file_size = static_cast<std::uint64_t>(end);
   }
   const region_request request{name, offset, length.value_or(0), file_size.value_or(0)};
-  if (!file_size && !S_ISCHR(st.st_mode)) {
-    bad_region(request, region_problem::not_mappable, "not a regular file or a device");
-  }
+  if (!mappable(st)) not_mappable(request);
 
+  if (position.negative()) {
+    bad_region(request, region_problem::too_large,
+               "offset " + std::to_string(static_cast<std::int64_t>(offset)) + " is negative");
+  }
   if (offset > static_cast<std::uint64_t>(INT64_MAX)) {
     bad_region(request, region_problem::too_large,
                "offset " + std::to_string(offset) + " is too large");
@@ -173,9 +195,16 @@ mapping mapping::map(int fd, std::uint64_t offset, std::optional<std::uint64_t> 
   const std::uint64_t region = length ? *length : *file_size - offset;
   const std::size_t align = alignment_of(options);
   const std::uint64_t delta = offset % align;
-  if (region > SIZE_MAX - delta || offset + region > static_cast<std::uint64_t>(INT64_MAX)) {
+  // The region must end within off_t (offset + region may not even fit 64 bits: compare
+  // with the room left) and fit the address space.
+  if (region > static_cast<std::uint64_t>(INT64_MAX) || region > SIZE_MAX - delta) {
     bad_region(request, region_problem::too_large,
                "length " + std::to_string(region) + " is too large");
+  }
+  if (region > static_cast<std::uint64_t>(INT64_MAX) - offset) {
+    bad_region(request, region_problem::too_large,
+               "offset " + std::to_string(offset) + " plus length " + std::to_string(region) +
+                   " is too large");
   }
 
   // /dev/zero reads as zeros at every offset, but a shared mapping of it is a new shm object
@@ -185,33 +214,45 @@ mapping mapping::map(int fd, std::uint64_t offset, std::optional<std::uint64_t> 
   const std::uint64_t map_delta = dev_zero ? 0 : delta;
   const std::uint64_t map_offset = dev_zero ? 0 : offset - delta;
   const std::size_t base_length = static_cast<std::size_t>(region + map_delta);
-  void* base = ::mmap(nullptr, base_length, protection_of(options), flags_of(options), fd,
-                      static_cast<off_t>(map_offset));
+  void* base = detail::sys.mmap(nullptr, base_length, protection_of(options), flags_of(options), fd,
+                                static_cast<off_t>(map_offset));
   if (base == MAP_FAILED) throw_errno("mmap", name);
-  return mapping(base, base_length, static_cast<std::size_t>(map_delta),
-                 static_cast<std::size_t>(region), offset, options.access, options.shared);
+  return mapping(base, mapped_length(base_length, align), static_cast<std::size_t>(map_delta),
+                 static_cast<std::size_t>(region), offset, options.access, options.shared,
+                 std::string(name));
 }
 
-mapping mapping::map(const std::filesystem::path& path, std::uint64_t offset,
+mapping mapping::map(const std::filesystem::path& path, file_offset offset,
                      std::optional<std::uint64_t> length, const map_options& options) {
+  // Decide from the inode before opening it for reading: open(O_RDONLY) of a FIFO waits for
+  // a writer (for ever), of a socket it fails with ENXIO, and O_RDWR of a directory with EISDIR.
+  {
+    const unique_fd inode = unique_fd::open(path, O_PATH);
+    struct stat st {};
+    if (::fstat(inode.get(), &st) != 0) throw_errno("fstat", path.native());
+    if (!mappable(st)) not_mappable({path.native(), offset.value(), length.value_or(0), 0});
+  }
   // A private mapping never writes back, so read access to the file is enough for it.
   const bool needs_write = options.access == access_mode::read_write && options.shared;
-  unique_fd fd = unique_fd::open(path, needs_write ? O_RDWR : O_RDONLY);
+  // O_NONBLOCK: should the path have become a FIFO since, open still does not wait (map then
+  // refuses it). O_NOCTTY: a terminal is never made the process's controlling terminal.
+  unique_fd fd = unique_fd::open(path, (needs_write ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_NOCTTY);
   return map(fd.get(), offset, length, options, path.native());
 }
 
 mapping mapping::anonymous(std::size_t length, const map_options& options) {
   if (length == 0)
     throw std::invalid_argument("cannot map anonymous memory: length must be positive");
-  void* base =
-      ::mmap(nullptr, length, protection_of(options), flags_of(options) | MAP_ANONYMOUS, -1, 0);
+  void* base = detail::sys.mmap(nullptr, length, protection_of(options),
+                                flags_of(options) | MAP_ANONYMOUS, -1, 0);
   if (base == MAP_FAILED) throw_errno("mmap", "anonymous memory");
-  return mapping(base, length, 0, length, 0, options.access, options.shared);
+  return mapping(base, mapped_length(length, alignment_of(options)), 0, length, 0, options.access,
+                 options.shared, {});
 }
 
 std::span<std::byte> mapping::pages_of(std::size_t offset, std::size_t length,
                                        const char* op) const {
-  if (data_ == nullptr) throw_os_error(EINVAL, op, "empty mapping");
+  if (data_ == nullptr) throw_os_error(EBADF, op);
   if (offset > size_) {
     throw std::invalid_argument(std::string(op) + ": offset " + std::to_string(offset) +
                                 " is past the end of the mapping (" + std::to_string(size_) +

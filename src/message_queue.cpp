@@ -13,6 +13,7 @@
 
 #include "deadline.hpp"
 #include "mmipc/ipc_args.hpp"
+#include "retry.hpp"
 
 namespace mmipc {
 namespace {
@@ -134,13 +135,14 @@ std::string explain_mq_limit(int err, const mq_capacity& capacity, const mq_limi
 }
 
 message_queue::message_queue(message_queue&& other) noexcept
-    : mqd_(std::exchange(other.mqd_, static_cast<mqd_t>(-1))), name_(std::move(other.name_)) {}
+    : mqd_(std::exchange(other.mqd_, static_cast<mqd_t>(-1))),
+      name_(std::exchange(other.name_, {})) {}
 
 message_queue& message_queue::operator=(message_queue&& other) noexcept {
   if (this != &other) {
     reset();
     mqd_ = std::exchange(other.mqd_, static_cast<mqd_t>(-1));
-    name_ = std::move(other.name_);
+    name_ = std::exchange(other.name_, {});
   }
   return *this;
 }
@@ -148,6 +150,12 @@ message_queue& message_queue::operator=(message_queue&& other) noexcept {
 void message_queue::reset() noexcept {
   if (*this) ::mq_close(mqd_);
   mqd_ = static_cast<mqd_t>(-1);
+  name_.clear();
+}
+
+mqd_t message_queue::handle(const char* op) const {
+  if (!*this) throw_os_error(EBADF, op);
+  return mqd_;
 }
 
 message_queue message_queue::open(std::string_view name, int flags, mode_t permissions,
@@ -203,17 +211,23 @@ const char* send_buffer(std::span<const std::byte> message) {
 }  // namespace
 
 void message_queue::send(std::span<const std::byte> message, unsigned priority) const {
+  const mqd_t mqd = handle("mq_send");
   const char* data = send_buffer(message);
-  if (retry_on_eintr([&] { return ::mq_send(mqd_, data, message.size(), priority); }) != 0) {
+  if (retry_on_eintr([&] { return ::mq_send(mqd, data, message.size(), priority); }) != 0) {
     throw_errno("mq_send", name_);
   }
 }
 
-bool message_queue::send(std::span<const std::byte> message, unsigned priority,
-                         std::chrono::milliseconds timeout) const {
+bool message_queue::send_for(std::span<const std::byte> message, unsigned priority,
+                             std::chrono::nanoseconds timeout) const {
+  const mqd_t mqd = handle("mq_timedsend");
+  if (timeout == forever) {
+    send(message, priority);
+    return true;
+  }
   const char* data = send_buffer(message);
   const timespec at = detail::deadline_after(CLOCK_REALTIME, timeout);
-  if (retry_on_eintr([&] { return ::mq_timedsend(mqd_, data, message.size(), priority, &at); }) ==
+  if (retry_on_eintr([&] { return ::mq_timedsend(mqd, data, message.size(), priority, &at); }) ==
       0) {
     return true;
   }
@@ -222,18 +236,22 @@ bool message_queue::send(std::span<const std::byte> message, unsigned priority,
 }
 
 std::size_t message_queue::receive(std::span<std::byte> buffer, unsigned* priority) const {
+  const mqd_t mqd = handle("mq_receive");
   char* data = reinterpret_cast<char*>(buffer.data());
-  ssize_t n = retry_on_eintr([&] { return ::mq_receive(mqd_, data, buffer.size(), priority); });
+  ssize_t n = retry_on_eintr([&] { return ::mq_receive(mqd, data, buffer.size(), priority); });
   if (n < 0) throw_errno("mq_receive", name_);
   return static_cast<std::size_t>(n);
 }
 
-std::optional<std::size_t> message_queue::receive(std::span<std::byte> buffer, unsigned* priority,
-                                                  std::chrono::milliseconds timeout) const {
+std::optional<std::size_t> message_queue::receive_for(std::span<std::byte> buffer,
+                                                      unsigned* priority,
+                                                      std::chrono::nanoseconds timeout) const {
+  const mqd_t mqd = handle("mq_timedreceive");
+  if (timeout == forever) return receive(buffer, priority);
   char* data = reinterpret_cast<char*>(buffer.data());
   const timespec at = detail::deadline_after(CLOCK_REALTIME, timeout);
   ssize_t n =
-      retry_on_eintr([&] { return ::mq_timedreceive(mqd_, data, buffer.size(), priority, &at); });
+      retry_on_eintr([&] { return ::mq_timedreceive(mqd, data, buffer.size(), priority, &at); });
   if (n >= 0) return static_cast<std::size_t>(n);
   if (errno == ETIMEDOUT) return std::nullopt;
   throw_errno("mq_timedreceive", name_);
@@ -246,14 +264,16 @@ std::string message_queue::receive_string(unsigned* priority) const {
 }
 
 void message_queue::set_nonblocking(bool nonblocking) const {
+  const mqd_t mqd = handle("mq_setattr");
   mq_attr attr{};
   attr.mq_flags = nonblocking ? O_NONBLOCK : 0;
-  if (::mq_setattr(mqd_, &attr, nullptr) != 0) throw_errno("mq_setattr", name_);
+  if (::mq_setattr(mqd, &attr, nullptr) != 0) throw_errno("mq_setattr", name_);
 }
 
 mq_attributes message_queue::attributes() const {
+  const mqd_t mqd = handle("mq_getattr");
   mq_attr attr{};
-  if (::mq_getattr(mqd_, &attr) != 0) throw_errno("mq_getattr", name_);
+  if (::mq_getattr(mqd, &attr) != 0) throw_errno("mq_getattr", name_);
   return {attr.mq_maxmsg, attr.mq_msgsize, attr.mq_curmsgs, (attr.mq_flags & O_NONBLOCK) != 0};
 }
 

@@ -31,6 +31,7 @@
 #include "mmipc/mapping.hpp"
 #include "mmipc/robust_mutex.hpp"
 #include "mmipc/unique_fd.hpp"
+#include "retry.hpp"
 #include "ring_log_format.hpp"
 #include "thread_identity.hpp"
 
@@ -118,7 +119,7 @@ inline void cpu_relax() noexcept {
 // Runs `body` with SIGBUS on the log's mapping turned into lost_pages_error.
 template <class Body>
 void guarded(const log_state& s, std::string_view op, Body&& body) {
-  detail::guarded_access(s.map.data(), s.map.size(), op, std::forward<Body>(body));
+  detail::guarded_access(s.map.data(), s.map.size(), op, s.path.native(), std::forward<Body>(body));
 }
 
 // Logical positions grow for ever; the byte at logical position p is data[p % capacity].

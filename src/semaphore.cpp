@@ -10,17 +10,18 @@
 #include "deadline.hpp"
 #include "mmipc/error.hpp"
 #include "mmipc/ipc_args.hpp"
+#include "retry.hpp"
 
 namespace mmipc {
 
 named_semaphore::named_semaphore(named_semaphore&& other) noexcept
-    : sem_(std::exchange(other.sem_, nullptr)), name_(std::move(other.name_)) {}
+    : sem_(std::exchange(other.sem_, nullptr)), name_(std::exchange(other.name_, {})) {}
 
 named_semaphore& named_semaphore::operator=(named_semaphore&& other) noexcept {
   if (this != &other) {
     reset();
     sem_ = std::exchange(other.sem_, nullptr);
-    name_ = std::move(other.name_);
+    name_ = std::exchange(other.name_, {});
   }
   return *this;
 }
@@ -28,6 +29,12 @@ named_semaphore& named_semaphore::operator=(named_semaphore&& other) noexcept {
 void named_semaphore::reset() noexcept {
   if (sem_ != nullptr) ::sem_close(sem_);
   sem_ = nullptr;
+  name_.clear();
+}
+
+sem_t* named_semaphore::handle(const char* op) const {
+  if (sem_ == nullptr) throw_os_error(EBADF, op);
+  return sem_;
 }
 
 named_semaphore named_semaphore::open(std::string_view name, int flags, mode_t permissions,
@@ -46,19 +53,26 @@ void named_semaphore::unlink(std::string_view name) {
 }
 
 void named_semaphore::wait() const {
-  if (retry_on_eintr([&] { return ::sem_wait(sem_); }) != 0) throw_errno("sem_wait", name_);
+  sem_t* sem = handle("sem_wait");
+  if (retry_on_eintr([&] { return ::sem_wait(sem); }) != 0) throw_errno("sem_wait", name_);
 }
 
 bool named_semaphore::try_wait() const {
-  if (retry_on_eintr([&] { return ::sem_trywait(sem_); }) == 0) return true;
+  sem_t* sem = handle("sem_trywait");
+  if (retry_on_eintr([&] { return ::sem_trywait(sem); }) == 0) return true;
   if (errno == EAGAIN) return false;
   throw_errno("sem_trywait", name_);
 }
 
-bool named_semaphore::wait_for(std::chrono::milliseconds timeout) const {
+bool named_semaphore::wait_for_ns(std::chrono::nanoseconds timeout) const {
+  sem_t* sem = handle("sem_clockwait");
+  if (timeout == forever) {
+    wait();
+    return true;
+  }
   // sem_clockwait on CLOCK_MONOTONIC: a change of the wall clock cannot stretch the wait.
   const timespec at = detail::deadline_after(CLOCK_MONOTONIC, timeout);
-  if (retry_on_eintr([&] { return ::sem_clockwait(sem_, CLOCK_MONOTONIC, &at); }) == 0) {
+  if (retry_on_eintr([&] { return ::sem_clockwait(sem, CLOCK_MONOTONIC, &at); }) == 0) {
     return true;
   }
   if (errno == ETIMEDOUT) return false;
@@ -66,12 +80,12 @@ bool named_semaphore::wait_for(std::chrono::milliseconds timeout) const {
 }
 
 void named_semaphore::post() const {
-  if (::sem_post(sem_) != 0) throw_errno("sem_post", name_);
+  if (::sem_post(handle("sem_post")) != 0) throw_errno("sem_post", name_);
 }
 
 int named_semaphore::value() const {
   int value = 0;
-  if (::sem_getvalue(sem_, &value) != 0) throw_errno("sem_getvalue", name_);
+  if (::sem_getvalue(handle("sem_getvalue"), &value) != 0) throw_errno("sem_getvalue", name_);
   return value;
 }
 

@@ -251,4 +251,62 @@ TEST(CursorTest, WriteToPagesLostToTruncationThrows) {
   EXPECT_EQ(read_string(c, 7), "aaakept");
 }
 
+// A cursor over pages mapped without access refused writes with EBADF, but read() touched
+// the pages and died of SIGSEGV. Both are refused alike.
+TEST(CursorTest, InaccessibleMappingRefusesReadsAsWrites) {
+  mmipc::map_options none;
+  none.access = mmipc::access_mode::none;
+  auto m = mmipc::mapping::anonymous(100, none);
+  cursor c(m);
+  std::string out(10, '\0');
+  using mmipc::testing::errno_of;
+  EXPECT_EQ(errno_of([&] { c.read(std::as_writable_bytes(std::span(out))); }), EBADF);
+  EXPECT_EQ(errno_of([&] { c.write(bytes_of("x")); }), EBADF);
+  EXPECT_EQ(c.tell(), 0u);
+  EXPECT_EQ(c.read({}), 0u);  // nothing asked, nothing touched
+}
+
+// lost_pages_error's name() held a sentence, so what() never named the file that shrank.
+TEST(CursorTest, LostPagesErrorNamesTheFile) {
+  mmipc::testing::shrunk_mapping m(3, 1);
+  const std::size_t page = mmipc::mapping::page_size();
+  cursor c(m.map);
+  c.seek(static_cast<std::int64_t>(2 * page));
+  for (int writing = 0; writing < 2; ++writing) {
+    try {
+      if (writing) {
+        c.write(bytes_of("lost"));
+      } else {
+        read_string(c, 10);
+      }
+      FAIL() << "no exception";
+    } catch (const mmipc::lost_pages_error& e) {
+      EXPECT_EQ(e.name(), m.file.path().native());
+      EXPECT_EQ(e.op(), writing ? "write" : "read");
+      const std::string what = e.what();
+      EXPECT_NE(what.find(m.file.path().native()), std::string::npos) << what;
+      EXPECT_NE(what.find("the mapped file shrank under the mapping"), std::string::npos) << what;
+    }
+  }
+}
+
+// A cursor is a view, not a handle: moving one copies it, so the moved-from cursor is still
+// a cursor over the same region, at the same position, with the same name.
+TEST(CursorTest, MovedFromCursorIsUnchanged) {
+  std::string data = "0123456789";
+  cursor source(std::as_writable_bytes(std::span(data)), true, "a buffer with a long name");
+  source.seek(4);
+  cursor target(std::move(source));
+  for (const cursor* c : {&source, &target}) {
+    EXPECT_EQ(c->tell(), 4u);
+    EXPECT_EQ(c->size(), 10u);
+    EXPECT_EQ(c->name(), "a buffer with a long name");
+  }
+  EXPECT_EQ(read_string(source, 3), "456");  // NOLINT(bugprone-use-after-move): specified
+  cursor assigned;
+  assigned = std::move(target);
+  EXPECT_EQ(read_string(target, 2), "45");  // NOLINT(bugprone-use-after-move): specified
+  EXPECT_EQ(read_string(assigned, 2), "45");
+}
+
 }  // namespace

@@ -7,6 +7,8 @@
 
 #include <cstring>
 
+#include "retry.hpp"
+
 namespace {
 
 TEST(OsErrorTest, CarriesErrnoOperationAndName) {

@@ -62,6 +62,33 @@ TEST(GuardedCopyTest, ReadOfLostPageThrowsEfault) {
   EXPECT_EQ(out, std::string(100, 'a'));
 }
 
+// name() is the mapped object, not a sentence, so what() names the file that shrank.
+TEST(GuardedCopyTest, LostPagesErrorNamesTheObject) {
+  shrunk_mapping m(2, 1);
+  std::string out(10, '\0');
+  const std::string file = m.file.path().native();
+  for (bool prefix : {false, true}) {
+    try {
+      if (prefix) {
+        mmipc::guarded_copy_prefix(out.data(), m.page(1), out.size(), "read", file);
+      } else {
+        guarded_copy(out.data(), m.page(1), out.size(), "read", file);
+      }
+      FAIL() << "no error for a lost page";
+    } catch (const mmipc::lost_pages_error& e) {
+      EXPECT_EQ(e.name(), file);
+      EXPECT_STREQ(e.explanation(), "the mapped file shrank under the mapping");
+      EXPECT_EQ(std::string(e.what()), "read " + file + ": " + std::strerror(EFAULT) +
+                                           " (the mapped file shrank under the mapping)");
+    }
+  }
+  // Unnamed, the message still says what happened.
+  mmipc::lost_pages_error unnamed(EIO, "write");
+  EXPECT_EQ(unnamed.name(), "");
+  EXPECT_EQ(std::string(unnamed.what()), std::string("write: ") + std::strerror(EIO) +
+                                             " (I/O error on the mapped file's storage)");
+}
+
 TEST(GuardedCopyTest, WriteToLostPageThrowsEfault) {
   shrunk_mapping m(3, 1);
   std::string in(64, 'Z');
@@ -195,6 +222,7 @@ TEST(GuardedCopyTest, SharedMemoryShrunkByAnotherProcessFailsWithEfault) {
     ~cleanup() {
       ::shm_unlink(name.c_str());
       ::sem_unlink(name.c_str());
+      ::shm_unlink(mmipc::shared_memory::lock_name(name).c_str());
     }
   } remove{name};
   auto shm = mmipc::shared_memory::open(name, O_RDWR | O_CREAT | O_EXCL, 0600, 3 * page);

@@ -3,16 +3,22 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstring>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "mmipc/error.hpp"
 #include "mmipc/unique_fd.hpp"
+#include "system_call_seam.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -307,6 +313,171 @@ TEST(MappingTest, MapsBeyondFourGibibytes) {
   auto m = mapping::map(file.path(), offset, 3);
   EXPECT_EQ(text(m), "far");
   EXPECT_EQ(m.offset(), offset);
+}
+
+// A moved-from or default-constructed mapping refuses every operation on its pages with
+// os_error(EBADF), the one error of every empty handle.
+TEST(MappingTest, EmptyMappingRefusesOperationsWithEbadf) {
+  auto source = mapping::anonymous(4096, read_write());
+  mapping target(std::move(source));
+  mapping never_mapped;
+  for (mapping* empty : {&source, &never_mapped}) {
+    EXPECT_FALSE(*empty);
+    EXPECT_TRUE(empty->empty());
+    EXPECT_EQ(empty->data(), nullptr);
+    EXPECT_EQ(empty->size(), 0u);
+    using mmipc::testing::errno_of;
+    EXPECT_EQ(errno_of([&] { empty->sync(); }), EBADF);
+    EXPECT_EQ(errno_of([&] { empty->sync(0, 1); }), EBADF);
+    EXPECT_EQ(errno_of([&] { empty->advise(mmipc::advice::normal); }), EBADF);
+    EXPECT_EQ(errno_of([&] { empty->lock(); }), EBADF);
+    EXPECT_EQ(errno_of([&] { empty->unlock(); }), EBADF);
+  }
+  source = std::move(target);
+  EXPECT_NO_THROW(source.sync());
+}
+
+// mapping.hpp promises not_mappable for a pipe; opening a FIFO by its path used to block
+// forever in open(O_RDONLY), waiting for a writer. The child's alarm turns a hang into a
+// failure.
+TEST(MappingTest, MapOfAFifoPathDoesNotBlock) {
+  temp_file dir_entry;
+  const auto fifo = dir_entry.path().native() + ".fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const int status = mmipc::testing::in_child([&] {
+    ::alarm(10);
+    for (access_mode access : {access_mode::read_only, access_mode::read_write}) {
+      map_options o;
+      o.access = access;
+      try {
+        mapping::map(fifo, 0, 10, o);
+        return 1;
+      } catch (const mmipc::region_error& e) {
+        if (e.problem() != mmipc::region_problem::not_mappable) return 2;
+        if (std::string(e.what()).find(fifo) == std::string::npos) return 3;
+      }
+    }
+    return 0;
+  });
+  ::unlink(fifo.c_str());
+  EXPECT_EQ(status, 0) << "128 + " << SIGALRM << ": map() blocked on the FIFO";
+}
+
+// Sockets and directories are not mappable either, whatever the access asked for (open(2)
+// alone would say ENXIO or EISDIR).
+TEST(MappingTest, MapOfASocketOrDirectoryPathIsNotMappable) {
+  temp_file dir_entry;
+  const auto socket_path = dir_entry.path().native() + ".sock";
+  const int sock = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(sock, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  ASSERT_LT(socket_path.size(), sizeof address.sun_path);
+  std::strcpy(address.sun_path, socket_path.c_str());
+  ASSERT_EQ(::bind(sock, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
+  const auto directory = dir_entry.path().parent_path();
+  for (const std::filesystem::path& path : {std::filesystem::path(socket_path), directory}) {
+    for (access_mode access : {access_mode::read_only, access_mode::read_write}) {
+      map_options o;
+      o.access = access;
+      EXPECT_EQ(region_error_of([&] { mapping::map(path, 0, 10, o); }).problem(),
+                mmipc::region_problem::not_mappable)
+          << path;
+    }
+  }
+  ::close(sock);
+  ::unlink(socket_path.c_str());
+}
+
+// offset + length wrapped past 2^64 and passed the size check: /dev/zero at offset INT64_MAX
+// with a length of 2^63 + 1 reached mmap and failed with ENOMEM.
+TEST(MappingTest, DeviceRegionWrappingPastTwoToTheSixtyFourIsTooLarge) {
+  auto zero = mmipc::unique_fd::open("/dev/zero", O_RDONLY);
+  const std::uint64_t offset = INT64_MAX;
+  const std::uint64_t length = (std::uint64_t{1} << 63) + 1;
+  auto error = region_error_of([&] { mapping::map(zero.get(), offset, length, {}, "/dev/zero"); });
+  EXPECT_EQ(error.problem(), mmipc::region_problem::too_large);
+  EXPECT_EQ(error.offset(), offset);
+  EXPECT_EQ(error.length(), length);
+  // Without the wrap, too: the region must end within off_t.
+  EXPECT_EQ(region_error_of([&] { mapping::map(zero.get(), INT64_MAX - 10, 4096); }).problem(),
+            mmipc::region_problem::too_large);
+}
+
+// A negative off_t converted to the unsigned offset used to be reported as "offset
+// 18446744073709551615 is too large".
+TEST(MappingTest, NegativeOffsetHasItsOwnMessage) {
+  temp_file file(pattern(100));
+  auto fd = mmipc::unique_fd::open(file.path(), O_RDONLY);
+  const off_t negative = -1;
+  expect_invalid([&] { mapping::map(fd.get(), negative, 10, {}, "f"); }, "offset -1 is negative");
+  expect_invalid([&] { mapping::map(file.path(), negative); }, "offset -1 is negative");
+  const off_t most_negative = LONG_MIN;
+  auto error = region_error_of([&] { mapping::map(fd.get(), most_negative, 10); });
+  EXPECT_NE(std::string(error.what()).find("offset -9223372036854775808 is negative"),
+            std::string::npos)
+      << error.what();
+  EXPECT_EQ(std::string(error.what()).find("too large"), std::string::npos) << error.what();
+}
+
+// Huge pages, watched through the system-call seam (the machine may have none): the kernel
+// rounds a huge-page mapping up to whole huge pages, and munmap refuses any other length
+// with EINVAL, so unmapping with the length asked for leaked the mapping.
+constexpr std::size_t huge_page = std::size_t{2} << 20;
+struct huge_calls {
+  int flags = 0;
+  std::vector<std::pair<void*, std::size_t>> mapped;
+  std::vector<std::pair<void*, std::size_t>> unmapped;
+} huge_log;
+
+void* huge_mmap(void* address, std::size_t length, int protection, int flags, int fd,
+                off_t offset) {
+  huge_log.flags = flags;
+  // What the kernel does for MAP_HUGETLB, with ordinary pages: whole huge pages.
+  const std::size_t whole = (length + huge_page - 1) / huge_page * huge_page;
+  const int ordinary = flags & ~(MAP_HUGETLB | (0x3f << MAP_HUGE_SHIFT));
+  void* base = mmipc::detail::libc_calls.mmap(address, whole, protection, ordinary, fd, offset);
+  if (base != MAP_FAILED) huge_log.mapped.emplace_back(base, whole);
+  return base;
+}
+
+int huge_munmap(void* address, std::size_t length) {
+  huge_log.unmapped.emplace_back(address, length);
+  if (length % huge_page != 0) {
+    // The kernel's answer; the fake still unmaps, so the test leaks nothing.
+    for (auto [base, whole] : huge_log.mapped) {
+      if (base == address) mmipc::detail::libc_calls.munmap(base, whole);
+    }
+    errno = EINVAL;
+    return -1;
+  }
+  return mmipc::detail::libc_calls.munmap(address, length);
+}
+
+TEST(MappingTest, HugePageMappingsAreUnmappedInWholeHugePages) {
+  temp_file file(pattern(8192));
+  auto fd = mmipc::unique_fd::open(file.path(), O_RDWR);
+  huge_log = {};
+  {
+    mmipc::testing::replaced_call fake_mmap(&mmipc::detail::system_calls::mmap, huge_mmap);
+    mmipc::testing::replaced_call fake_munmap(&mmipc::detail::system_calls::munmap, huge_munmap);
+    map_options o = read_write();
+    o.huge_page_size = huge_page;
+    auto anonymous = mapping::anonymous(4096, o);
+    EXPECT_TRUE(huge_log.flags & MAP_HUGETLB);
+    EXPECT_EQ(huge_log.flags >> MAP_HUGE_SHIFT & 0x3f, 21);  // log2 of 2 MiB
+    EXPECT_EQ(anonymous.size(), 4096u);
+    auto file_region = mapping::map(fd.get(), 100, 4000, o, "hugetlbfs file");
+    EXPECT_EQ(file_region.size(), 4000u);
+    EXPECT_EQ(file_region.data(), static_cast<std::byte*>(huge_log.mapped.back().first) + 100);
+    auto moved = std::move(file_region);
+    anonymous.reset();
+  }
+  ASSERT_EQ(huge_log.mapped.size(), 2u);
+  // Each mapping unmapped once, at its base, in whole huge pages.
+  std::vector<std::pair<void*, std::size_t>> expected{huge_log.mapped[0], huge_log.mapped[1]};
+  EXPECT_EQ(huge_log.unmapped, expected);
+  for (auto [base, length] : huge_log.unmapped) EXPECT_EQ(length, huge_page);
 }
 
 }  // namespace

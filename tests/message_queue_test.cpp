@@ -11,6 +11,7 @@
 
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "mmipc/error.hpp"
 #include "test_util.hpp"
@@ -133,6 +134,25 @@ TEST(MessageQueueTest, TimedOperationsReportTimeouts) {
   ASSERT_TRUE(n);
   EXPECT_EQ(*n, 1u);
   EXPECT_EQ(p, 2u);
+}
+
+// A timeout too long for nanoseconds (mq receive -timeout 1152921504606846976 in Tcl) once
+// overflowed in the conversion (undefined behaviour, caught by UBSan) into a deadline already
+// past: the receive gave up at once instead of waiting for the message sent later.
+TEST(MessageQueueTest, HugeTimeoutsWaitInsteadOfOverflowing) {
+  queue_name q;
+  auto mq = message_queue::open(q, O_RDWR | O_CREAT, 0600, mq_capacity{1, 16});
+  const std::chrono::milliseconds huge(1152921504606846976);
+  std::thread sender([&] {
+    std::this_thread::sleep_for(50ms);
+    mq.send(bytes_of("late"), 0);
+  });
+  char buffer[16];
+  auto n = mq.receive(std::as_writable_bytes(std::span(buffer)), nullptr, huge);
+  sender.join();
+  ASSERT_TRUE(n);
+  EXPECT_EQ(std::string(buffer, *n), "late");
+  EXPECT_TRUE(mq.send(bytes_of("b"), 0, std::chrono::milliseconds::max()));
 }
 
 TEST(MessageQueueTest, OverlongMessagesAndSmallBuffersAreRefused) {
@@ -342,6 +362,77 @@ TEST(MessageQueueTest, ExplanationsNameEachLimit) {
   EXPECT_NE(mmipc::explain_mq_limit(EMFILE, {10, 8192}, limits).find("has no room"),
             std::string::npos);
   EXPECT_EQ(mmipc::explain_mq_limit(EACCES, {10, 8192}, limits), "");
+}
+
+// A moved-from or default-constructed queue refuses every operation with os_error(EBADF).
+TEST(MessageQueueTest, EmptyHandleRefusesEveryOperationWithEbadf) {
+  queue_name q;
+  auto source = message_queue::open(q, O_RDWR | O_CREAT, 0600, small);
+  message_queue target = std::move(source);
+  message_queue never_opened;
+  char buffer[64];
+  const auto out = std::as_writable_bytes(std::span(buffer));
+  for (message_queue* empty : {&source, &never_opened}) {
+    EXPECT_FALSE(*empty);
+    EXPECT_EQ(empty->native_handle(), -1);
+    EXPECT_EQ(errno_of([&] { empty->send(bytes_of("x")); }), EBADF);
+    EXPECT_EQ(errno_of([&] { empty->send(bytes_of("x"), 0, 10ms); }), EBADF);
+    EXPECT_EQ(errno_of([&] { empty->receive(out); }), EBADF);
+    EXPECT_EQ(errno_of([&] { empty->receive(out, nullptr, 10ms); }), EBADF);
+    EXPECT_EQ(errno_of([&] { empty->receive_string(); }), EBADF);
+    EXPECT_EQ(errno_of([&] { empty->set_nonblocking(true); }), EBADF);
+    EXPECT_EQ(errno_of([&] { empty->attributes(); }), EBADF);
+    EXPECT_EQ(errno_of([&] { empty->message_size(); }), EBADF);
+  }
+  target.send(bytes_of("kept"));
+  source = message_queue::open(q, O_RDWR);
+  EXPECT_EQ(source.receive_string(), "kept");
+}
+
+// hours::max() used to overflow in the conversion to milliseconds and time out at once; it
+// saturates into a wait without limit, for receive and for send.
+TEST(MessageQueueTest, LongestTimeoutWaitsForTheOtherSide) {
+  queue_name q;
+  auto mq = message_queue::open(q, O_RDWR | O_CREAT, 0600, mq_capacity{1, 16});
+  char buffer[16];
+  std::thread sender([&] {
+    std::this_thread::sleep_for(200ms);
+    message_queue::open(q, O_WRONLY).send(bytes_of("late"));
+  });
+  auto n =
+      mq.receive(std::as_writable_bytes(std::span(buffer)), nullptr, std::chrono::hours::max());
+  sender.join();
+  ASSERT_TRUE(n);
+  EXPECT_EQ(std::string(buffer, *n), "late");
+
+  mq.send(bytes_of("full"));
+  std::thread receiver([&] {
+    std::this_thread::sleep_for(200ms);
+    message_queue::open(q, O_RDONLY).receive_string();
+  });
+  const bool sent = mq.send(bytes_of("room"), 0, std::chrono::hours::max());
+  receiver.join();
+  EXPECT_TRUE(sent);
+  EXPECT_EQ(mq.receive_string(), "room");
+}
+
+// Any duration is accepted: mmipc::forever, floating seconds, negative (does not wait).
+TEST(MessageQueueTest, TimedOperationsTakeAnyDuration) {
+  queue_name q;
+  auto mq = message_queue::open(q, O_RDWR | O_CREAT, 0600, mq_capacity{1, 16});
+  char buffer[16];
+  const auto out = std::as_writable_bytes(std::span(buffer));
+  EXPECT_FALSE(mq.receive(out, nullptr, std::chrono::duration<double>(0.02)));
+  EXPECT_FALSE(mq.receive(out, nullptr, -1s));
+  EXPECT_TRUE(mq.send(bytes_of("a"), 0, mmipc::forever));
+  EXPECT_FALSE(mq.send(bytes_of("b"), 0, std::chrono::nanoseconds::min()));
+  EXPECT_EQ(mq.receive(out, nullptr, -1s), 1u);  // a waiting message is taken at once
+  std::thread sender([&] {
+    std::this_thread::sleep_for(100ms);
+    message_queue::open(q, O_WRONLY).send(bytes_of("late"));
+  });
+  EXPECT_EQ(mq.receive(out, nullptr, mmipc::forever), 4u);
+  sender.join();
 }
 
 }  // namespace

@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "mmipc/error.hpp"
 #include "test_util.hpp"
@@ -89,6 +91,64 @@ TEST(NamedSemaphoreTest, WaitsSurviveSignals) {
   ::waitpid(pid, &status, 0);
   ::sigaction(SIGUSR1, &old, nullptr);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+// A moved-from or default-constructed handle refuses every operation with os_error(EBADF),
+// as an empty message_queue does, instead of calling sem_* on a null pointer.
+TEST(NamedSemaphoreTest, EmptyHandleRefusesEveryOperationWithEbadf) {
+  sem_name n;
+  auto source = named_semaphore::open(n.name, O_CREAT, 0600, 1);
+  named_semaphore target = std::move(source);
+  named_semaphore never_opened;
+  for (named_semaphore* empty : {&source, &never_opened}) {
+    EXPECT_FALSE(*empty);
+    EXPECT_EQ(errno_of([&] { empty->value(); }), EBADF);
+    EXPECT_EQ(errno_of([&] { empty->try_wait(); }), EBADF);
+    EXPECT_EQ(errno_of([&] { empty->post(); }), EBADF);
+    EXPECT_EQ(errno_of([&] { empty->wait(); }), EBADF);
+    EXPECT_EQ(errno_of([&] { empty->wait_for(10ms); }), EBADF);
+  }
+  // The semaphore itself is untouched, and assignment makes a moved-from handle usable again.
+  EXPECT_EQ(target.value(), 1);
+  source = named_semaphore::open(n.name, 0);
+  EXPECT_TRUE(source.try_wait());
+  EXPECT_EQ(target.value(), 0);
+}
+
+// hours::max() used to overflow in the conversion to milliseconds (signed overflow) and time
+// out at once; it saturates into a wait without limit.
+TEST(NamedSemaphoreTest, LongestTimeoutWaitsForThePost) {
+  sem_name n;
+  auto sem = named_semaphore::open(n.name, O_CREAT, 0600, 0);
+  std::thread poster([&] {
+    std::this_thread::sleep_for(200ms);
+    named_semaphore::open(n.name, 0).post();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const bool got = sem.wait_for(std::chrono::hours::max());
+  const auto waited = std::chrono::steady_clock::now() - start;
+  poster.join();
+  EXPECT_TRUE(got);
+  EXPECT_GE(waited, 150ms);  // it waited for the post instead of timing out at once
+  EXPECT_EQ(sem.value(), 0);
+}
+
+// Any duration is accepted: mmipc::forever, floating seconds, negative (only tries).
+TEST(NamedSemaphoreTest, WaitForTakesAnyDuration) {
+  sem_name n;
+  auto sem = named_semaphore::open(n.name, O_CREAT, 0600, 0);
+  EXPECT_FALSE(sem.wait_for(std::chrono::duration<double>(0.02)));
+  EXPECT_FALSE(sem.wait_for(-1s));
+  EXPECT_FALSE(sem.wait_for(std::chrono::nanoseconds::min()));
+  sem.post();
+  EXPECT_TRUE(sem.wait_for(-1s));  // a positive value is taken without waiting
+  std::thread poster([&] {
+    std::this_thread::sleep_for(100ms);
+    named_semaphore::open(n.name, 0).post();
+  });
+  EXPECT_TRUE(sem.wait_for(mmipc::forever));
+  poster.join();
+  EXPECT_EQ(sem.value(), 0);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "mmipc/error.hpp"
+#include "system_call_seam.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -74,6 +75,52 @@ TEST(UniqueFdTest, OpenFailureNamesThePath) {
     EXPECT_EQ(e.op(), "open");
     EXPECT_EQ(e.name(), "/nonexistent/mmipc/file");
   }
+}
+
+// The rule of every handle type: an empty (moved-from or default) owner refuses its operations
+// with os_error(EBADF) and reports -1.
+TEST(UniqueFdTest, EmptyOwnerRefusesDupWithEbadf) {
+  mmipc::testing::temp_file file("abc");
+  auto source = mmipc::unique_fd::open(file.path(), O_RDONLY);
+  mmipc::unique_fd target(std::move(source));
+  mmipc::unique_fd never_opened;
+  for (mmipc::unique_fd* empty : {&source, &never_opened}) {
+    EXPECT_FALSE(*empty);
+    EXPECT_EQ(empty->get(), -1);
+    EXPECT_EQ(mmipc::testing::errno_of([&] { empty->dup(); }), EBADF);
+    EXPECT_EQ(empty->release(), -1);
+  }
+  source = target.dup();
+  EXPECT_TRUE(is_open(source.get()));
+}
+
+// EINTR injected through the system-call seam: open() is retried until it stops being
+// interrupted, and any other failure is reported at once.
+int interrupted_opens = 0;
+int open_interrupted_twice(const char* path, int flags, mode_t mode) {
+  if (++interrupted_opens <= 2) {
+    errno = EINTR;
+    return -1;
+  }
+  return mmipc::detail::libc_calls.open(path, flags, mode);
+}
+
+TEST(UniqueFdTest, OpenRetriesInterruptedCalls) {
+  mmipc::testing::temp_file file("abc");
+  interrupted_opens = 0;
+  {
+    mmipc::testing::replaced_call seam(&mmipc::detail::system_calls::open, open_interrupted_twice);
+    auto fd = mmipc::unique_fd::open(file.path(), O_RDONLY);
+    EXPECT_TRUE(is_open(fd.get()));
+  }
+  EXPECT_EQ(interrupted_opens, 3);
+  mmipc::testing::replaced_call seam(
+      &mmipc::detail::system_calls::open, +[](const char*, int, mode_t) {
+        errno = EACCES;
+        return -1;
+      });
+  EXPECT_EQ(mmipc::testing::errno_of([&] { mmipc::unique_fd::open(file.path(), O_RDONLY); }),
+            EACCES);
 }
 
 }  // namespace

@@ -21,10 +21,12 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 
 #include "mmipc/cursor.hpp"
 #include "mmipc/error.hpp"
+#include "mmipc/guarded_copy.hpp"
 #include "mmipc/huge_pages.hpp"
 #include "mmipc/mapping.hpp"
 #include "tcl_support.hpp"
@@ -38,6 +40,8 @@ using mmipc::tcl::guarded;
 // result) but made seek+read of small records five times slower, since every seek discards
 // the buffer and the next read refills all of it from the mapping.
 
+constexpr std::uint64_t no_position = UINT64_MAX;
+
 // One mmap channel: the mapping, the position over it and the event source state.
 struct mmap_channel {
   mmipc::mapping region;
@@ -46,14 +50,66 @@ struct mmap_channel {
   int mode = 0;                     // TCL_READABLE and/or TCL_WRITABLE
   mmipc::tcl::always_ready events;  // chan event notifications
   bool written = false;             // written since the last synchronous msync
+  // Where the last read ended, until the position moves otherwise (see input_proc).
+  std::uint64_t read_ended_at = no_position;
+  // The last write, when it was of one byte: where, and the byte it replaced (see close_proc).
+  std::uint64_t last_byte_at = no_position;
+  std::byte last_byte_before{};
 };
+
+// The output end-of-file character of `channel` (0 when there is none).
+char output_eofchar(Tcl_Channel channel) {
+  Tcl_DString value;
+  Tcl_DStringInit(&value);
+  char eofchar = 0;
+  if (Tcl_GetChannelOption(nullptr, channel, "-eofchar", &value) == TCL_OK) {
+    // One element per direction the channel has, the output one last.
+    Tcl_Size count = 0;
+    const char** words = nullptr;
+    if (Tcl_SplitList(nullptr, Tcl_DStringValue(&value), &count, &words) == TCL_OK) {
+      if (count > 0) eofchar = words[count - 1][0];
+      Tcl_Free(reinterpret_cast<char*>(words));
+    }
+  }
+  Tcl_DStringFree(&value);
+  return eofchar;
+}
+
+// Close handler: Tcl writes the output end-of-file character when a channel closes, at the
+// position; a region has no end to append it to, and the write would wrap into the data (a
+// script that only read would damage byte 0 of the file). Close handlers run before Tcl's
+// last flush of the user's output and before that write: clearing -eofchar here leaves the
+// user's bytes to be flushed and nothing else.
+void clear_output_eofchar(void* instance) {
+  auto* chan = static_cast<mmap_channel*>(instance);
+  Tcl_SetChannelOption(nullptr, chan->channel, "-eofchar", "");
+}
 
 // ---- channel driver procedures ------------------------------------------------------------
 
 int close_proc(void* instance, Tcl_Interp* /*interp*/, int flags) {
   // Half-closing a mapping means nothing; Tcl then closes the whole channel as for files.
-  if ((flags & (TCL_CLOSE_READ | TCL_CLOSE_WRITE)) != 0) return EINVAL;
   auto* chan = static_cast<mmap_channel*>(instance);
+  if ((flags & TCL_CLOSE_WRITE) != 0) {
+    // A half-close of the write side runs no close handler: Tcl has just written the output
+    // end-of-file character (its last write before this call). Put back the byte it replaced.
+    const char eofchar = output_eofchar(chan->channel);
+    if (eofchar != 0 && chan->last_byte_at != no_position) {
+      try {
+        std::byte* at = chan->region.bytes().data() + chan->last_byte_at;
+        std::byte now{};
+        mmipc::guarded_copy(&now, at, 1, "read");
+        if (now == static_cast<std::byte>(eofchar)) {
+          mmipc::guarded_copy(at, &chan->last_byte_before, 1, "write");
+          chan->cursor.seek(static_cast<std::int64_t>(chan->last_byte_at));
+        }
+      } catch (...) {
+        // The page is lost: nothing is left to put back.
+      }
+      chan->last_byte_at = no_position;
+    }
+  }
+  if ((flags & (TCL_CLOSE_READ | TCL_CLOSE_WRITE)) != 0) return EINVAL;
   int result = 0;
   // Durability: what was written through a shared mapping reaches the disk before close
   // returns (the destructor never syncs implicitly).
@@ -70,9 +126,23 @@ int close_proc(void* instance, Tcl_Interp* /*interp*/, int flags) {
 
 int input_proc(void* instance, char* buf, int to_read, int* error_code) {
   auto* chan = static_cast<mmap_channel*>(instance);
+  chan->last_byte_at = no_position;
   try {
-    return static_cast<int>(chan->cursor.read(std::span<std::byte>(
-        reinterpret_cast<std::byte*>(buf), static_cast<std::size_t>(to_read))));
+    const std::size_t count = chan->cursor.read(
+        std::span<std::byte>(reinterpret_cast<std::byte*>(buf), static_cast<std::size_t>(to_read)));
+    chan->read_ended_at = count > 0 ? chan->cursor.tell() : no_position;
+    return static_cast<int>(count);
+  } catch (const mmipc::lost_pages_error&) {
+    // Pages lost to a truncated file. A read that ran into them (the last read ended here)
+    // gets end-of-file, as from a file cut there: Tcl drops what a read command has gathered
+    // when the driver fails, and this keeps those bytes for the script. The next read from
+    // here, like one that starts here after a seek, reports the error.
+    if (chan->read_ended_at == chan->cursor.tell()) {
+      chan->read_ended_at = no_position;
+      return 0;
+    }
+    *error_code = mmipc::tcl::channel_exception_errno(chan->channel, true);
+    return -1;
   } catch (...) {
     *error_code = mmipc::tcl::channel_exception_errno(chan->channel, true);
     return -1;
@@ -81,10 +151,19 @@ int input_proc(void* instance, char* buf, int to_read, int* error_code) {
 
 int output_proc(void* instance, const char* buf, int to_write, int* error_code) {
   auto* chan = static_cast<mmap_channel*>(instance);
+  chan->read_ended_at = no_position;
+  chan->last_byte_at = no_position;
   try {
+    const std::uint64_t at = chan->cursor.tell() % std::max<std::size_t>(chan->cursor.size(), 1);
+    std::byte before{};
+    if (to_write == 1) mmipc::guarded_copy(&before, chan->region.bytes().data() + at, 1, "write");
     auto written = chan->cursor.write(std::span<const std::byte>(
         reinterpret_cast<const std::byte*>(buf), static_cast<std::size_t>(to_write)));
     chan->written = true;
+    if (to_write == 1) {
+      chan->last_byte_at = at;
+      chan->last_byte_before = before;
+    }
     return static_cast<int>(written);
   } catch (...) {
     *error_code = mmipc::tcl::channel_exception_errno(chan->channel, false);
@@ -108,6 +187,11 @@ Tcl_WideInt wide_seek_proc(void* instance, Tcl_WideInt offset, int mode, int* er
     default:
       *error_code = EINVAL;
       return -1;
+  }
+  // `tell` asks for a seek by 0 from the current position: that moves nothing.
+  if (origin != mmipc::whence::current || offset != 0) {
+    chan->read_ended_at = no_position;
+    chan->last_byte_at = no_position;
   }
   try {
     return static_cast<Tcl_WideInt>(chan->cursor.seek(offset, origin));
@@ -141,7 +225,11 @@ int set_option_proc(void* /*instance*/, Tcl_Interp* interp, const char* name,
         Tcl_SetObjResult(interp, Tcl_ObjPrintf("option \"%s\" is read-only: it is fixed when "
                                                "the region is mapped",
                                                name));
-        Tcl_SetErrorCode(interp, "MMIPC", "READONLY", nullptr);
+        // Built from Tcl values: nothing here may throw into Tcl.
+        Tcl_Obj* code = Tcl_NewStringObj(mmipc::tcl::code_readonly.data(),
+                                         static_cast<Tcl_Size>(mmipc::tcl::code_readonly.size()));
+        Tcl_ListObjAppendElement(nullptr, code, Tcl_NewStringObj(name, -1));
+        Tcl_SetObjErrorCode(interp, code);
       }
       Tcl_SetErrno(EINVAL);
       return TCL_ERROR;
@@ -295,14 +383,16 @@ int mmap_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
     std::string message = "channel \"";
     message += source_name;
     message += "\" wasn't opened for reading: a mapping can only be made of a readable file";
-    return mmipc::tcl::error(interp, message, "MMIPC MODE");
+    return mmipc::tcl::error(interp, message,
+                             mmipc::tcl::error_code(mmipc::tcl::code_invalid, "channelId"));
   }
   void* handle = nullptr;
   if (Tcl_GetChannelHandle(source, TCL_READABLE, &handle) != TCL_OK) {
     std::string message = "channel \"";
     message += source_name;
     message += "\" has no file descriptor to map";
-    return mmipc::tcl::error(interp, message, "MMIPC INVALID");
+    return mmipc::tcl::error(interp, message,
+                             mmipc::tcl::error_code(mmipc::tcl::code_invalid, "channelId"));
   }
   const int fd = static_cast<int>(reinterpret_cast<std::intptr_t>(handle));
   // What the script wrote and Tcl still buffers belongs in the file before it is mapped.
@@ -322,6 +412,10 @@ int mmap_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
   } catch (const mmipc::os_error& e) {
     return mmipc::tcl::posix_error(interp, e.error_number(),
                                    std::string("couldn't map \"") + source_name + "\"");
+  } catch (const std::invalid_argument& e) {
+    // The core's refusal of the region (zero length, past the end, a device without size).
+    return mmipc::tcl::error(interp, e.what(),
+                             mmipc::tcl::error_code(mmipc::tcl::code_invalid, "region"));
   }
   chan->cursor = mmipc::cursor(chan->region);
   chan->mode = writable ? (TCL_READABLE | TCL_WRITABLE) : TCL_READABLE;
@@ -331,11 +425,16 @@ int mmap_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
   chan->channel = Tcl_CreateChannel(&mmap_channel_type, name, chan.get(), chan->mode);
   mmap_channel* raw = chan.release();  // owned by the channel from here; freed by close
   Tcl_RegisterChannel(interp, raw->channel);
-  // The seed's defaults: non-blocking and unbuffered output, so every puts reaches the
-  // mapping at once. Users may change them; the channel stays correct either way.
-  Tcl_SetChannelOption(nullptr, raw->channel, "-blocking", "0");
+  Tcl_CreateCloseHandler(raw->channel, clear_output_eofchar, raw);
+  // The seed's default: unbuffered output, so every puts reaches the mapping at once. The
+  // seed calls the channel "non-blocking by nature": the driver never waits, so Tcl's
+  // -blocking stays 1, as for a file (in non-blocking mode Tcl takes a read that reached the
+  // end for "no more data yet" and eof stays 0: the seed's own example prints eof after read).
+  // Users may change both; the channel stays correct either way.
   Tcl_SetChannelOption(nullptr, raw->channel, "-buffering", "none");
-  Tcl_SetObjResult(interp, Tcl_NewStringObj(name, -1));
+  // The name Tcl knows the channel by: Tcl makes a new channel stdin, stdout or stderr
+  // when that standard channel was closed.
+  Tcl_SetObjResult(interp, Tcl_NewStringObj(Tcl_GetChannelName(raw->channel), -1));
   return TCL_OK;
 }
 
@@ -394,7 +493,7 @@ int read_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
   if ((Tcl_GetChannelMode(channel) & TCL_READABLE) == 0) {
     return mmipc::tcl::error(
         interp, std::string("channel \"") + Tcl_GetString(objv[1]) + "\" wasn't opened for reading",
-        "MMIPC MODE");
+        mmipc::tcl::error_code(mmipc::tcl::code_invalid, "channelId"));
   }
   std::uint64_t wanted = UINT64_MAX;
   if (objc == 3 && mmipc::tcl::get_size(interp, objv[2], "numBytes", wanted) != TCL_OK) {
@@ -410,8 +509,9 @@ int read_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
   const auto count =
       static_cast<std::size_t>(std::min<std::uint64_t>(wanted, chan->cursor.remaining()));
   if (count > static_cast<std::size_t>(INT_MAX)) {
-    return mmipc::tcl::error(
-        interp, "numBytes is too large for a Tcl 8.6 value (2 GiB - 1 at most)", "MMIPC INVALID");
+    return mmipc::tcl::error(interp,
+                             "numBytes is too large for a Tcl 8.6 value (2 GiB - 1 at most)",
+                             mmipc::tcl::error_code(mmipc::tcl::code_invalid, "numBytes"));
   }
   Tcl_Obj* result = Tcl_NewByteArrayObj(nullptr, 0);
   // Freed however this ends: the copy may throw (lost pages), and the value may be large.
@@ -424,6 +524,7 @@ int read_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
   // against pages lost to a truncated file returns the bytes before them).
   const std::size_t got =
       chan->cursor.read(std::span<std::byte>(reinterpret_cast<std::byte*>(bytes), count));
+  chan->read_ended_at = got > 0 ? chan->cursor.tell() : no_position;
   Tcl_SetByteArrayLength(result, static_cast<int>(got));
   Tcl_SetObjResult(interp, result);
   return TCL_OK;

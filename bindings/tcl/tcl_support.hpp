@@ -53,6 +53,26 @@ namespace mmipc::tcl {
 
 // ---- errors -------------------------------------------------------------------------------
 
+// errorCode of the packages' own argument errors, one scheme for mmap and posixipc (where Tcl
+// sets a code itself, TCL WRONGARGS, TCL LOOKUP ..., POSIX <ERRNAME> <message>, it is kept):
+/// A bad argument value: `MMIPC INVALID <argument>`.
+inline constexpr std::string_view code_invalid = "MMIPC INVALID";
+/// A misused option: `MMIPC OPTION <option>`.
+inline constexpr std::string_view code_option = "MMIPC OPTION";
+/// Setting a read-only option: `MMIPC READONLY <option>`.
+inline constexpr std::string_view code_readonly = "MMIPC READONLY";
+
+/// `code` (a list) with `detail` appended as one more element.
+inline std::string error_code(std::string_view code, std::string_view detail) {
+  Tcl_Obj* list = Tcl_NewStringObj(code.data(), static_cast<Tcl_Size>(code.size()));
+  Tcl_IncrRefCount(list);
+  Tcl_ListObjAppendElement(nullptr, list,
+                           Tcl_NewStringObj(detail.data(), static_cast<Tcl_Size>(detail.size())));
+  std::string result = Tcl_GetString(list);
+  Tcl_DecrRefCount(list);
+  return result;
+}
+
 /// Sets `message` as the result and `code` (a list) as errorCode; returns TCL_ERROR.
 inline int error(Tcl_Interp* interp, std::string_view message, std::string_view code) {
   Tcl_SetObjResult(interp, Tcl_NewStringObj(message.data(), static_cast<Tcl_Size>(message.size())));
@@ -168,7 +188,7 @@ inline int channel_exception_errno(Tcl_Channel chan, bool reading) noexcept {
 
 /// Reads a 64-bit non-negative integer (sizes and offsets, files past 4 GiB included).
 /// On failure: `bad <what> "<value>": must be a non-negative integer`, errorCode
-/// `MMIPC INVALID`.
+/// `MMIPC INVALID <what>`.
 inline int get_size(Tcl_Interp* interp, Tcl_Obj* obj, std::string_view what, std::uint64_t& out) {
   Tcl_WideInt value = 0;
   if (Tcl_GetWideIntFromObj(nullptr, obj, &value) != TCL_OK || value < 0) {
@@ -177,7 +197,7 @@ inline int get_size(Tcl_Interp* interp, Tcl_Obj* obj, std::string_view what, std
     message += " \"";
     message += Tcl_GetString(obj);
     message += "\": must be a non-negative integer";
-    return error(interp, message, "MMIPC INVALID");
+    return error(interp, message, error_code(code_invalid, what));
   }
   out = static_cast<std::uint64_t>(value);
   return TCL_OK;
@@ -185,7 +205,7 @@ inline int get_size(Tcl_Interp* interp, Tcl_Obj* obj, std::string_view what, std
 
 /// Finds the channel named by `name` whose driver is `type`, looking through any channels
 /// stacked on top of it (transforms). On failure: Tcl's own "can not find channel" error,
-/// or `channel "<name>" is not <what>`.
+/// or `channel "<name>" is not <what>` (errorCode `MMIPC INVALID channelId`).
 inline int get_channel_of_type(Tcl_Interp* interp, Tcl_Obj* name, const Tcl_ChannelType* type,
                                std::string_view what, Tcl_Channel& out) {
   int mode = 0;
@@ -201,7 +221,7 @@ inline int get_channel_of_type(Tcl_Interp* interp, Tcl_Obj* name, const Tcl_Chan
   message += Tcl_GetString(name);
   message += "\" is not ";
   message += what;
-  return error(interp, message, "MMIPC INVALID");
+  return error(interp, message, error_code(code_invalid, "channelId"));
 }
 
 /// Refuses a safe interpreter: packages that give raw access to files, memory or IPC objects

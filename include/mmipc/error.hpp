@@ -3,6 +3,12 @@
 // std::system_error carrying errno, the operation and the object it was applied to); a bad
 // argument from the caller becomes a std::invalid_argument with a message that says what was
 // wrong. Library code never aborts or exits: it runs inside someone else's interpreter.
+//
+// Empty handles: every handle type (unique_fd, mapping, message_queue, named_semaphore and
+// shared_memory) is empty when default-constructed or moved from. An empty handle accepts
+// destruction, assignment, reset() and `explicit operator bool` (false), and its observers
+// give empty values; any other operation throws os_error(EBADF) with op() naming the call and
+// name() empty. Never a crash, and never a result that looks like success.
 
 #include <cerrno>
 #include <string>
@@ -35,16 +41,6 @@ class os_error : public std::system_error {
 /// Throws os_error for the current errno.
 [[noreturn]] inline void throw_errno(std::string_view op, std::string_view name = {}) {
   throw_os_error(errno, op, name);
-}
-
-/// Calls `call` again for as long as it fails with EINTR; returns its last result.
-/// The one place where mmipc retries interrupted system calls.
-template <class Call>
-auto retry_on_eintr(Call&& call) -> decltype(call()) {
-  for (;;) {
-    auto result = call();
-    if (!(result == -1 && errno == EINTR)) return result;
-  }
 }
 
 }  // namespace mmipc

@@ -1,13 +1,29 @@
 #pragma once
 // mapping: a region of a file, a device or anonymous memory mapped into this process.
 //
-// A mapping owns its pages: it is move-only, unmaps in its destructor (which never throws and
-// never synchronises implicitly; call sync() for durability) and is empty once moved from.
 // Offsets need not be page-aligned: the alignment is handled inside. A regular file is never
 // mapped past its end (touching such pages would kill the process with SIGBUS).
+//
+// What a user may rely on:
+// - Ownership: a mapping owns its pages. It is move-only; its destructor unmaps (it never
+//   throws and never synchronises implicitly: call sync() for durability). Moving keeps the
+//   pages where they are, so pointers into them (and cursors over them) stay valid.
+// - Empty state: a default-constructed or moved-from mapping is empty. It accepts
+//   destruction, assignment, reset() and `explicit operator bool` (false); its observers
+//   give the empty values (data() nullptr, size() 0, empty() true, name() ""). Every other
+//   operation (sync, advise, lock, unlock) throws os_error(EBADF) with op() naming the call
+//   and name() empty: the error of every empty mmipc handle.
+// - Threads: the const members may be called from any number of threads at once. Moving,
+//   assigning and reset() need the object to themselves (and no thread may still use the
+//   pages). The bytes themselves are not synchronised: that is the user's business.
+// - Blocking: map(path) never waits in open() (a FIFO is refused, not opened for reading).
+//   Mapping, populate, locked, lock() and sync(sync_mode::sync) may wait for disk I/O;
+//   touching the pages may too (a page fault), and touching pages that the file no longer
+//   has raises SIGBUS (use cursor or guarded_copy.hpp to turn that into an error).
 
 #include <sys/types.h>
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -16,6 +32,9 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+
+#include "mmipc/error.hpp"
 
 namespace mmipc {
 
@@ -52,7 +71,7 @@ enum class region_problem {
   offset_past_end,  // the offset lies beyond the end of the file
   offset_at_end,    // no length given and the offset is exactly the end of the file
   runs_past_end,    // offset + length goes beyond the end of the file
-  too_large,        // the offset or length does not fit the address space or off_t
+  too_large,        // negative offset, or offset or length beyond the address space or off_t
   needs_length,     // a device with no size and no length given
   not_mappable,     // neither a regular file nor a device (pipe, socket, directory)
 };
@@ -86,6 +105,25 @@ class region_error : public std::invalid_argument {
   std::uint64_t file_size_;
 };
 
+/// A file offset as the caller has it, of any integer type: a negative one (an off_t of -1) is
+/// refused as negative instead of wrapping silently to 2^64 - 1 as a conversion to
+/// std::uint64_t would.
+class file_offset {
+ public:
+  template <std::integral T>
+  requires(!std::same_as<T, bool>) constexpr file_offset(
+      T offset) noexcept  // implicit: any integer is an offset
+      : value_(static_cast<std::uint64_t>(offset)), negative_(std::cmp_less(offset, 0)) {}
+  /// The offset as unsigned (two's complement for a negative one).
+  constexpr std::uint64_t value() const noexcept { return value_; }
+  /// True when the caller's value was below zero.
+  constexpr bool negative() const noexcept { return negative_; }
+
+ private:
+  std::uint64_t value_;
+  bool negative_;
+};
+
 class mapping {
  public:
   /// An empty mapping (maps nothing).
@@ -97,14 +135,18 @@ class mapping {
   ~mapping() { reset(); }
 
   /// Maps `length` bytes (default: to the end of the file) of the file open on `fd` from
-  /// `offset`. `name` only labels error messages. Throws std::invalid_argument for a region
-  /// that is empty or leaves the file, os_error when the system refuses.
-  static mapping map(int fd, std::uint64_t offset, std::optional<std::uint64_t> length,
+  /// `offset`. `name` labels error messages and is kept as name(). Throws region_error (a
+  /// std::invalid_argument) for a region that is empty, leaves the file, starts at a
+  /// negative offset or does not fit, os_error when the system refuses.
+  static mapping map(int fd, file_offset offset, std::optional<std::uint64_t> length,
                      const map_options& options = {}, std::string_view name = {});
 
   /// Opens `path` (read-only, or read-write for access_mode::read_write with a shared
-  /// mapping) and maps it like map(int, ...). The descriptor is closed before returning.
-  static mapping map(const std::filesystem::path& path, std::uint64_t offset = 0,
+  /// mapping) and maps it like map(int, ...), named by the path. What is neither a regular
+  /// file nor a device (a FIFO, a socket, a directory) is refused as not_mappable without
+  /// being opened for reading, so this never blocks. The descriptor is closed before
+  /// returning.
+  static mapping map(const std::filesystem::path& path, file_offset offset = 0,
                      std::optional<std::uint64_t> length = std::nullopt,
                      const map_options& options = {});
 
@@ -131,6 +173,9 @@ class mapping {
   access_mode access() const noexcept { return access_; }
   /// True for MAP_SHARED.
   bool shared() const noexcept { return shared_; }
+  /// The name the region was mapped with (the path for map(path)); "" for anonymous memory.
+  /// Errors about the pages (lost_pages_error) carry it.
+  const std::string& name() const noexcept { return name_; }
 
   /// msync() of the whole region.
   void sync(sync_mode mode = sync_mode::sync, bool invalidate = false) const;
@@ -152,17 +197,18 @@ class mapping {
 
  private:
   mapping(void* base, std::size_t base_length, std::size_t delta, std::size_t size,
-          std::uint64_t offset, access_mode access, bool shared) noexcept;
+          std::uint64_t offset, access_mode access, bool shared, std::string name) noexcept;
   /// The page-aligned span holding [offset, offset + length) of the region.
   std::span<std::byte> pages_of(std::size_t offset, std::size_t length, const char* op) const;
 
-  void* base_ = nullptr;  // what mmap returned (page-aligned)
-  std::size_t base_length_ = 0;
-  std::byte* data_ = nullptr;  // base_ + (offset_ % page size)
+  void* base_ = nullptr;         // what mmap returned (page-aligned)
+  std::size_t base_length_ = 0;  // rounded up to the (huge) page size, as munmap needs
+  std::byte* data_ = nullptr;    // base_ + (offset_ % page size)
   std::size_t size_ = 0;
   std::uint64_t offset_ = 0;
   access_mode access_ = access_mode::none;
   bool shared_ = false;
+  std::string name_;
 };
 
 }  // namespace mmipc

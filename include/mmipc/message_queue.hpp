@@ -2,15 +2,32 @@
 // message_queue: a POSIX message queue (mq_open & co.), the kernel's priority-ordered queue of
 // bounded messages shared by processes through a name like "/jobs".
 //
-// A message_queue owns one queue descriptor: it is move-only, closes the descriptor in its
-// destructor and is empty once moved from. The queue itself outlives every descriptor until
-// unlink(). On Linux the descriptor is a file descriptor, so native_handle() can be given to
-// poll() or an event loop: it is readable when a message waits and writable when there is room.
+// What a user may rely on:
+// - Ownership: a message_queue owns one queue descriptor. It is move-only and closes the
+//   descriptor in its destructor; the queue itself outlives every descriptor until unlink().
+//   On Linux the descriptor is a file descriptor, so native_handle() can be given to poll()
+//   or an event loop: it is readable when a message waits and writable when there is room.
+// - Empty state: a default-constructed or moved-from message_queue is empty. It accepts
+//   destruction, assignment, reset() and `explicit operator bool` (false); native_handle()
+//   is -1 and name() is "". Every other operation (send, receive, receive_string,
+//   set_nonblocking, attributes, message_size) throws os_error(EBADF) with op() naming the
+//   call and name() empty: the error of every empty mmipc handle.
+// - Threads: the const operations may be called from any number of threads at once on one
+//   object (the kernel orders the messages; each receive takes a whole message). Moving,
+//   assigning and reset() need the object to themselves. set_nonblocking() changes the mode
+//   for every thread (and every process) that shares the open queue description. A
+//   message_stream is not thread-safe: one per reader.
+// - Blocking: send() blocks while the queue is full and receive() while it is empty, unless
+//   the queue is non-blocking (O_NONBLOCK, set_nonblocking(true)): then they throw
+//   os_error(EAGAIN). The timed overloads wait at most their timeout (any duration;
+//   mmipc::forever or longer waits without limit). Waits interrupted by a signal (EINTR) are
+//   resumed, with the same deadline. open(), unlink(), attributes() never wait.
 //
 // When the kernel refuses to create a queue because of a system limit, the error (an
 // mq_limit_error) names the limit and the value in force instead of a bare "invalid argument"
 // or a misleading "too many open files".
 
+#include <fcntl.h>  // O_* flags for open()
 #include <mqueue.h>
 #include <sys/types.h>
 
@@ -20,9 +37,11 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "mmipc/error.hpp"
+#include "mmipc/timeout.hpp"
 
 namespace mmipc {
 
@@ -99,17 +118,26 @@ class message_queue {
   /// Sends one message. Blocks while the queue is full, unless non-blocking: then throws
   /// os_error(EAGAIN). EMSGSIZE when longer than message_size().
   void send(std::span<const std::byte> message, unsigned priority = 0) const;
-  /// Sends, waiting at most `timeout` for room; false when the time ran out.
+  /// Sends, waiting at most `timeout` (any duration, on the system clock as mq_timedsend
+  /// requires) for room; false when the time ran out. mmipc::forever or longer waits like
+  /// send(); zero or negative does not wait.
+  template <class Rep, class Period>
   bool send(std::span<const std::byte> message, unsigned priority,
-            std::chrono::milliseconds timeout) const;
+            std::chrono::duration<Rep, Period> timeout) const {
+    return send_for(message, priority, to_timeout(timeout));
+  }
 
   /// Receives the oldest message of the highest priority into `buffer` (which must hold
   /// message_size() bytes) and returns its length; stores its priority in `*priority` when
   /// given. Blocks while empty unless non-blocking: then throws os_error(EAGAIN).
   std::size_t receive(std::span<std::byte> buffer, unsigned* priority = nullptr) const;
-  /// Receives, waiting at most `timeout`; nullopt when the time ran out.
+  /// Receives, waiting at most `timeout` (any duration, as for send); nullopt when the time
+  /// ran out.
+  template <class Rep, class Period>
   std::optional<std::size_t> receive(std::span<std::byte> buffer, unsigned* priority,
-                                     std::chrono::milliseconds timeout) const;
+                                     std::chrono::duration<Rep, Period> timeout) const {
+    return receive_for(buffer, priority, to_timeout(timeout));
+  }
   /// Receives one message as a string holding exactly its bytes.
   std::string receive_string(unsigned* priority = nullptr) const;
 
@@ -122,7 +150,7 @@ class message_queue {
 
   /// The descriptor, for poll()/select()/epoll (a file descriptor on Linux), or -1.
   int native_handle() const noexcept { return static_cast<int>(mqd_); }
-  /// The name it was opened with.
+  /// The name it was opened with ("" when empty).
   const std::string& name() const noexcept { return name_; }
   /// True when a descriptor is held.
   explicit operator bool() const noexcept { return mqd_ != static_cast<mqd_t>(-1); }
@@ -131,6 +159,12 @@ class message_queue {
 
  private:
   message_queue(mqd_t mqd, std::string name) noexcept : mqd_(mqd), name_(std::move(name)) {}
+  bool send_for(std::span<const std::byte> message, unsigned priority,
+                std::chrono::nanoseconds timeout) const;
+  std::optional<std::size_t> receive_for(std::span<std::byte> buffer, unsigned* priority,
+                                         std::chrono::nanoseconds timeout) const;
+  /// The descriptor for `op`; throws os_error(EBADF) when empty.
+  mqd_t handle(const char* op) const;
   mqd_t mqd_ = static_cast<mqd_t>(-1);
   std::string name_;
 };

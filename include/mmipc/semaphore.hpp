@@ -2,16 +2,31 @@
 // named_semaphore: a POSIX named semaphore (sem_open & co.), a counter shared by processes
 // through a name like "/lock", used to make operations on shared data exclusive.
 //
-// A named_semaphore owns one handle: it is move-only, closes the handle (sem_close) in its
-// destructor and is empty once moved from; the semaphore itself lives on until unlink().
-// Waits that a signal interrupts (EINTR) are resumed, with the same deadline for timed waits.
+// What a user may rely on:
+// - Ownership: a named_semaphore owns one handle. It is move-only and closes the handle
+//   (sem_close) in its destructor; the semaphore itself lives on until unlink().
+// - Empty state: a default-constructed or moved-from named_semaphore is empty. It accepts
+//   destruction, assignment, reset() and `explicit operator bool` (false); name() is "".
+//   Every other operation (wait, try_wait, wait_for, post, value) throws os_error(EBADF)
+//   with op() naming the call and name() empty: the error of every empty mmipc handle.
+// - Threads: the const operations may be called from any number of threads at once on one
+//   object (the semaphore is the synchronisation). Moving, assigning and reset() need the
+//   object to themselves.
+// - Blocking: wait() blocks until the value is positive; wait_for() at most its timeout;
+//   try_wait(), post() and value() never block. A wait that a signal interrupts (EINTR) is
+//   resumed, with the same deadline for timed waits.
 
+#include <fcntl.h>  // O_CREAT, O_EXCL for open()
 #include <semaphore.h>
 #include <sys/types.h>
 
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <utility>
+
+#include "mmipc/error.hpp"
+#include "mmipc/timeout.hpp"
 
 namespace mmipc {
 
@@ -37,15 +52,19 @@ class named_semaphore {
   void wait() const;
   /// Decrements if the value is positive; false (and no change) otherwise.
   bool try_wait() const;
-  /// Decrements, waiting at most `timeout` (measured on the monotonic clock); false when the
-  /// time ran out.
-  bool wait_for(std::chrono::milliseconds timeout) const;
+  /// Decrements, waiting at most `timeout` (any duration, measured on the monotonic clock);
+  /// false when the time ran out. A timeout of mmipc::forever or longer (even
+  /// hours::max()) waits like wait(); zero or negative only tries.
+  template <class Rep, class Period>
+  bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
+    return wait_for_ns(to_timeout(timeout));
+  }
   /// Increments, waking one waiter.
   void post() const;
   /// The current value (a snapshot: other processes may change it at once).
   int value() const;
 
-  /// The name it was opened with.
+  /// The name it was opened with ("" when empty).
   const std::string& name() const noexcept { return name_; }
   /// True when a semaphore is held.
   explicit operator bool() const noexcept { return sem_ != nullptr; }
@@ -54,6 +73,10 @@ class named_semaphore {
 
  private:
   named_semaphore(sem_t* sem, std::string name) noexcept : sem_(sem), name_(std::move(name)) {}
+  bool wait_for_ns(std::chrono::nanoseconds timeout) const;
+  /// The handle for `op`; throws os_error(EBADF) when empty.
+  sem_t* handle(const char* op) const;
+
   sem_t* sem_ = nullptr;
   std::string name_;
 };

@@ -1,10 +1,22 @@
 #pragma once
 // unique_fd: sole ownership of a POSIX file descriptor, closed when the owner goes away.
 // Every descriptor mmipc opens is close-on-exec, so none leaks into programs a user execs.
+//
+// What a user may rely on:
+// - Empty state: a default-constructed, moved-from or released unique_fd is empty. It
+//   accepts destruction, assignment, reset() and `explicit operator bool` (false); get() and
+//   release() return -1. dup() throws os_error(EBADF): the error of every empty mmipc handle.
+// - Threads: the const members may be called from any number of threads at once. Moving,
+//   assigning, reset() and release() need the object to themselves.
+// - Blocking: open() blocks as open(2) does for `flags` (a FIFO opened without O_NONBLOCK
+//   waits for its other end); an interrupted open (EINTR) is resumed.
 
+#include <fcntl.h>  // O_* flags for open()
 #include <sys/types.h>
 
 #include <filesystem>
+
+#include "mmipc/error.hpp"
 
 namespace mmipc {
 
@@ -26,7 +38,7 @@ class unique_fd {
   /// Opens `path` with `flags | O_CLOEXEC` (EINTR retried); throws os_error on failure.
   static unique_fd open(const std::filesystem::path& path, int flags, mode_t mode = 0);
 
-  /// A new close-on-exec descriptor for the same open file description.
+  /// A new close-on-exec descriptor for the same open file description. Throws os_error.
   unique_fd dup() const;
 
   /// The descriptor, or -1.
