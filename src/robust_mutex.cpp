@@ -1,11 +1,13 @@
 #include "mmipc/robust_mutex.hpp"
 
 #include <linux/futex.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <climits>
 
 #include "deadline.hpp"
 
@@ -53,6 +55,20 @@ std::optional<lock_status> interpret(int err, const char* op) {
     default:
       throw_os_error(err, op);
   }
+}
+
+// The kind glibc records in a mutex initialised with mutex_attributes.
+int expected_kind() {
+  static const int kind = [] {
+    const mutex_attributes attributes;
+    pthread_mutex_t reference;
+    const int err = ::pthread_mutex_init(&reference, &attributes.attr);
+    if (err != 0) throw_os_error(err, "pthread_mutex_init");
+    const int value = reference.__data.__kind;
+    ::pthread_mutex_destroy(&reference);
+    return value;
+  }();
+  return kind;
 }
 
 }  // namespace
@@ -106,6 +122,36 @@ bool robust_mutex::held_by_this_thread() const noexcept {
   // low bits of the mutex word.
   const auto word = std::atomic_ref<const int>(mutex_.__data.__lock).load();
   return (static_cast<unsigned>(word) & FUTEX_TID_MASK) == static_cast<unsigned>(::gettid());
+}
+
+pid_t robust_mutex::holder() const noexcept {
+  const auto word = std::atomic_ref<const int>(mutex_.__data.__lock).load();
+  return static_cast<pid_t>(static_cast<unsigned>(word) & FUTEX_TID_MASK);
+}
+
+bool robust_mutex::recover_lost_holder(pid_t holder) noexcept {
+  std::atomic_ref<int> word(mutex_.__data.__lock);
+  int seen = word.load();
+  for (;;) {
+    const unsigned bits = static_cast<unsigned>(seen);
+    if ((bits & FUTEX_TID_MASK) != static_cast<unsigned>(holder) || seen == 0) return false;
+    if ((bits & FUTEX_OWNER_DIED) != 0) return true;  // someone recovered it already
+    // What the kernel writes when a holder dies (handle_futex_death): no owner, the waiters
+    // bit kept, and FUTEX_OWNER_DIED, which glibc's next lock turns into EOWNERDEAD.
+    const int next = static_cast<int>((bits & FUTEX_WAITERS) | FUTEX_OWNER_DIED);
+    if (word.compare_exchange_weak(seen, next)) break;
+  }
+  // A shared futex (no FUTEX_PRIVATE_FLAG): the waiters may be in other processes.
+  ::syscall(SYS_futex, &mutex_.__data.__lock, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+  return true;
+}
+
+bool robust_mutex::valid() const noexcept {
+  try {
+    return std::atomic_ref<const int>(mutex_.__data.__kind).load() == expected_kind();
+  } catch (...) {
+    return false;  // a broken C library: nothing here can be trusted
+  }
 }
 
 }  // namespace mmipc
