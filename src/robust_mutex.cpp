@@ -1,13 +1,26 @@
 #include "mmipc/robust_mutex.hpp"
 
 #include <linux/futex.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <climits>
 
 #include "deadline.hpp"
+
+#if defined(__SANITIZE_THREAD__)
+#define MMIPC_THREAD_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MMIPC_THREAD_SANITIZER 1
+#endif
+#endif
+#if defined(MMIPC_THREAD_SANITIZER)
+#include <sanitizer/tsan_interface.h>
+#endif
 
 namespace mmipc {
 namespace {
@@ -44,6 +57,20 @@ std::optional<lock_status> interpret(int err, const char* op) {
   }
 }
 
+// The kind glibc records in a mutex initialised with mutex_attributes.
+int expected_kind() {
+  static const int kind = [] {
+    const mutex_attributes attributes;
+    pthread_mutex_t reference;
+    const int err = ::pthread_mutex_init(&reference, &attributes.attr);
+    if (err != 0) throw_os_error(err, "pthread_mutex_init");
+    const int value = reference.__data.__kind;
+    ::pthread_mutex_destroy(&reference);
+    return value;
+  }();
+  return kind;
+}
+
 }  // namespace
 
 robust_mutex::robust_mutex() {
@@ -65,8 +92,19 @@ std::optional<lock_status> robust_mutex::try_lock_for_ns(std::chrono::nanosecond
   if (timeout == forever) return lock();
   // CLOCK_MONOTONIC: a change of the wall clock cannot stretch or cut the wait.
   const timespec at = detail::deadline_after(CLOCK_MONOTONIC, timeout);
+#if defined(MMIPC_THREAD_SANITIZER)
+  // ThreadSanitizer intercepts pthread_mutex_lock and _timedlock but not _clocklock: tell it
+  // about this lock too, or it reports the unlock as one of a mutex nobody locked.
+  __tsan_mutex_pre_lock(&mutex_, __tsan_mutex_try_lock);
+  const int err = ::pthread_mutex_clocklock(&mutex_, CLOCK_MONOTONIC, &at);
+  const bool locked = err == 0 || err == EOWNERDEAD;
+  __tsan_mutex_post_lock(&mutex_,
+                         __tsan_mutex_try_lock | (locked ? 0 : __tsan_mutex_try_lock_failed), 0);
+  return interpret(err, "pthread_mutex_clocklock");
+#else
   return interpret(::pthread_mutex_clocklock(&mutex_, CLOCK_MONOTONIC, &at),
                    "pthread_mutex_clocklock");
+#endif
 }
 
 void robust_mutex::mark_consistent() {
@@ -84,6 +122,36 @@ bool robust_mutex::held_by_this_thread() const noexcept {
   // low bits of the mutex word.
   const auto word = std::atomic_ref<const int>(mutex_.__data.__lock).load();
   return (static_cast<unsigned>(word) & FUTEX_TID_MASK) == static_cast<unsigned>(::gettid());
+}
+
+pid_t robust_mutex::holder() const noexcept {
+  const auto word = std::atomic_ref<const int>(mutex_.__data.__lock).load();
+  return static_cast<pid_t>(static_cast<unsigned>(word) & FUTEX_TID_MASK);
+}
+
+bool robust_mutex::recover_lost_holder(pid_t holder) noexcept {
+  std::atomic_ref<int> word(mutex_.__data.__lock);
+  int seen = word.load();
+  for (;;) {
+    const unsigned bits = static_cast<unsigned>(seen);
+    if ((bits & FUTEX_TID_MASK) != static_cast<unsigned>(holder) || seen == 0) return false;
+    if ((bits & FUTEX_OWNER_DIED) != 0) return true;  // someone recovered it already
+    // What the kernel writes when a holder dies (handle_futex_death): no owner, the waiters
+    // bit kept, and FUTEX_OWNER_DIED, which glibc's next lock turns into EOWNERDEAD.
+    const int next = static_cast<int>((bits & FUTEX_WAITERS) | FUTEX_OWNER_DIED);
+    if (word.compare_exchange_weak(seen, next)) break;
+  }
+  // A shared futex (no FUTEX_PRIVATE_FLAG): the waiters may be in other processes.
+  ::syscall(SYS_futex, &mutex_.__data.__lock, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+  return true;
+}
+
+bool robust_mutex::valid() const noexcept {
+  try {
+    return std::atomic_ref<const int>(mutex_.__data.__kind).load() == expected_kind();
+  } catch (...) {
+    return false;  // a broken C library: nothing here can be trusted
+  }
 }
 
 }  // namespace mmipc
