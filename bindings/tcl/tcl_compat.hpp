@@ -12,6 +12,13 @@
 //   (it then uses wideSeekProc). The seekProc slot of a channel type is
 //   MMIPC_TCL_SEEK_PROC(wide_seek_proc): for Tcl 8.6 a seekProc that calls the wideSeekProc,
 //   for Tcl 9 NULL (the argument is dropped unseen).
+// - A driver that closes only whole channels, as a Tcl 8.6 driver with a closeProc and no
+//   close2Proc (Tcl 8.6 then refuses a half-close itself: "half-close of channels not
+//   supported by mqs"), fills its closeProc and close2Proc slots with
+//   MMIPC_TCL_WHOLE_CLOSE_PROC(close_proc, close2_proc) and
+//   MMIPC_TCL_WHOLE_CLOSE2_PROC(close_proc, close2_proc): in Tcl 8.6 close_proc (whole
+//   channels) and no close2Proc; in Tcl 9, which has no closeProc, close2_proc, which must
+//   refuse a half-close itself.
 // - Bytes of a value: Tcl_GetBytesFromObj (Tcl 9), which refuses a string with a character
 //   above U+00FF; Tcl 8.6 has only Tcl_GetByteArrayFromObj, which keeps the low 8 bits.
 // - Tcl 9 has no output end-of-file character: -eofchar is one character, for input only.
@@ -30,11 +37,15 @@ typedef int Tcl_Size;
 #endif
 #define MMIPC_TCL_CLOSE_PROC TCL_CLOSE2PROC
 #define MMIPC_TCL_SEEK_PROC(seek) (&mmipc::tcl::narrow_seek<seek>)
+#define MMIPC_TCL_WHOLE_CLOSE_PROC(whole, half) (whole)
+#define MMIPC_TCL_WHOLE_CLOSE2_PROC(whole, half) nullptr
 
 #else
 
 #define MMIPC_TCL_CLOSE_PROC nullptr
 #define MMIPC_TCL_SEEK_PROC(seek) nullptr
+#define MMIPC_TCL_WHOLE_CLOSE_PROC(whole, half) nullptr
+#define MMIPC_TCL_WHOLE_CLOSE2_PROC(whole, half) (half)
 
 #endif
 
