@@ -146,9 +146,11 @@ proc note_deferred {chan} {
 #   lassign [chan pipe] r1 w1; lassign [chan pipe] r2 w2; fconfigure $w2 -blocking 0
 #   puts -nonewline $w2 [string repeat x 200000]; fconfigure $r1 -blocking 0
 #   chan copy $r1 $w2 -command list; close $w2; <read all of $r2, update>; close $r1
-# Such a close is put off until the copy is over (the cleanup at the end retries it).
+# Such a close is put off until the copy is over (the cleanup at the end retries it). Tcl 9
+# has no such bug (the recipe runs clean under valgrind with Tcl 9.0.1): there it is closed,
+# which also ends a copy whose output can never drain (into a queue no name reaches any more).
 proc copy_would_dangle {chan} {
-    expr {[alive $chan] && ![catch {chan pending output $chan} n] && $n > 0 &&
+    expr {!$::tcl9 && [alive $chan] && ![catch {chan pending output $chan} n] && $n > 0 &&
           [catch {chan configure $chan -buffersize [chan configure $chan -buffersize]} msg] &&
           [string match "*background copy in progress*" $msg]}
 }
@@ -562,8 +564,21 @@ puts "CALL cleanup"
 # A channel whose close must wait for a copy (see copy_would_dangle) is retried after the
 # others: closing the copy's other channel stops the copy, and draining the queues lets
 # Tcl's background flushes end.
+# Output Tcl still holds for the channels in `chans`, in bytes.
+proc pending_output {chans} {
+    set total 0
+    foreach chan $chans {
+        if {[alive $chan] && ![catch {chan pending output $chan} n] && $n > 0} { incr total $n }
+    }
+    return $total
+}
+# Passes go on while they make progress: a copy into a queue of small messages may hold KiBs
+# of output that each pass (drain the queues, run the event loop) moves by a few messages.
+# Ten passes in a row without progress are a failure.
 set left [concat $::ours $::sources $::zero]
-for {set pass 0} {[llength $left] && $pass < 10} {incr pass} {
+set stalled 0
+while {[llength $left] && $stalled < 10} {
+    set before [pending_output $left]
     set later {}
     foreach chan $left {
         if {![alive $chan]} continue
@@ -592,6 +607,7 @@ for {set pass 0} {[llength $left] && $pass < 10} {incr pass} {
         }
         pump
     }
+    if {[pending_output $left] < $before} { set stalled 0 } else { incr stalled }
 }
 if {[llength $left]} { failure "still in a background copy with output pending: $left" }
 # Queues may hold what a closed non-blocking channel could not flush yet: drain them so Tcl's
