@@ -79,19 +79,57 @@ robust_mutex::robust_mutex() {
   if (err != 0) throw_os_error(err, "pthread_mutex_init");
 }
 
+// No wait on the futex lasts longer than this. An unlock wakes one waiter; a waiter that is
+// woken and then killed before it takes the mutex takes that wake-up with it, and the kernel
+// passes it on only when it cleans up after a dead *holder*. Another waiter would then sleep
+// until an unlock that sees it waiting, which may never come (a new locker takes the free
+// mutex without the waiters bit). Waking every slice to look again bounds that loss; a free
+// mutex never waits at all.
+constexpr std::chrono::milliseconds wake_slice{10};
+
 lock_status robust_mutex::lock() {
-  // pthread_mutex_lock is not interrupted by signals (it restarts by itself).
-  return *interpret(::pthread_mutex_lock(&mutex_), "pthread_mutex_lock");
+  return *try_lock_for_ns(forever);
 }
 
 std::optional<lock_status> robust_mutex::try_lock() {
-  return interpret(::pthread_mutex_trylock(&mutex_), "pthread_mutex_trylock");
+  const int err = ::pthread_mutex_trylock(&mutex_);
+  if (err == ENOTRECOVERABLE) {
+    // glibc's trylock (2.36) learns that a mutex is not recoverable only after taking its word,
+    // and then does not give the word back (it compares the wrong value before unlocking):
+    // the mutex would stay held by this thread, and the next attempt say EDEADLK instead of
+    // ENOTRECOVERABLE. Give it back, waking whoever waits, as pthread_mutex_lock would.
+    std::atomic_ref<int> word(mutex_.__data.__lock);
+    int seen = word.load();
+    while ((static_cast<unsigned>(seen) & FUTEX_TID_MASK) == static_cast<unsigned>(::gettid())) {
+      if (word.compare_exchange_weak(seen, 0)) {
+        if ((static_cast<unsigned>(seen) & FUTEX_WAITERS) != 0) {
+          ::syscall(SYS_futex, &mutex_.__data.__lock, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+        }
+        break;
+      }
+    }
+  }
+  return interpret(err, "pthread_mutex_trylock");
 }
 
 std::optional<lock_status> robust_mutex::try_lock_for_ns(std::chrono::nanoseconds timeout) {
-  if (timeout == forever) return lock();
-  // CLOCK_MONOTONIC: a change of the wall clock cannot stretch or cut the wait.
-  const timespec at = detail::deadline_after(CLOCK_MONOTONIC, timeout);
+  if (auto got = try_lock()) return got;
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  // A timeout that would run past the clock's range is as good as forever.
+  const bool endless =
+      timeout >= clock::duration::max() - start.time_since_epoch() || timeout == forever;
+  const auto end = endless ? clock::time_point::max() : start + timeout;
+  for (;;) {
+    const auto left = endless ? clock::duration(wake_slice) : end - clock::now();
+    if (left <= clock::duration::zero()) return std::nullopt;
+    if (auto got = lock_within(std::min<clock::duration>(left, wake_slice))) return got;
+  }
+}
+
+std::optional<lock_status> robust_mutex::lock_within(std::chrono::nanoseconds slice) {
+  // CLOCK_MONOTONIC (steady_clock's): a change of the wall clock cannot stretch or cut it.
+  const timespec at = detail::deadline_after(CLOCK_MONOTONIC, slice);
 #if defined(MMIPC_THREAD_SANITIZER)
   // ThreadSanitizer intercepts pthread_mutex_lock and _timedlock but not _clocklock: tell it
   // about this lock too, or it reports the unlock as one of a mutex nobody locked.

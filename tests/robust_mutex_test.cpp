@@ -1,6 +1,7 @@
 #include "mmipc/robust_mutex.hpp"
 
 #include <gtest/gtest.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -203,6 +204,17 @@ TEST(RobustMutexTest, UnlockingWithoutMarkingConsistentMakesItUnrecoverable) {
   s->mutex.unlock();
   EXPECT_EQ(errno_of([&] { (void)s->mutex.lock(); }), ENOTRECOVERABLE);
   EXPECT_EQ(errno_of([&] { (void)s->mutex.try_lock(); }), ENOTRECOVERABLE);
+  // Those failed attempts left the mutex to nobody: other threads and processes are told
+  // the same, at once, instead of finding it held.
+  int from_thread = 0;
+  std::thread([&] { from_thread = errno_of([&] { (void)s->mutex.try_lock_for(5s); }); }).join();
+  EXPECT_EQ(from_thread, ENOTRECOVERABLE);
+  EXPECT_EQ(in_child([&] {
+              ::alarm(10);  // found held, it would wait forever
+              return errno_of([&] { (void)s->mutex.lock(); });
+            }),
+            ENOTRECOVERABLE);
+  EXPECT_FALSE(s->mutex.held_by_this_thread());
 }
 
 TEST(RobustMutexTest, TimedLockGivesUpWhileAnotherThreadHoldsIt) {
@@ -336,6 +348,39 @@ TEST(RobustMutexTest, ValidTellsAMutexFromOtherBytes) {
   // A mutex of another kind (a plain default one) is not this kind either.
   pthread_mutex_t plain = PTHREAD_MUTEX_INITIALIZER;
   EXPECT_FALSE(std::launder(reinterpret_cast<robust_mutex*>(&plain))->valid());
+}
+
+// An unlock wakes one waiter; if that waiter is killed before it takes the mutex, the wake-up
+// is lost and the waiters bit is gone with the freed word. Simulated exactly: the holder frees
+// the word by hand (as glibc's unlock does) without waking anyone, and exits. A waiter that
+// relied on being woken would sleep forever; it must take the mutex on its own.
+TEST(RobustMutexTest, AWaiterWhoseWakeUpWasLostTakesTheMutexAnyway) {
+  shared_region s;
+  EXPECT_EQ(in_child([&] {
+              ::alarm(20);  // a waiter that sleeps forever fails the test instead of hanging it
+              int ready[2];
+              if (::pipe(ready) != 0) return 10;
+              const pid_t holder = ::fork();
+              if (holder < 0) return 11;
+              if (holder == 0) {
+                (void)s->mutex.lock();
+                char c = 'x';
+                (void)!::write(ready[1], &c, 1);
+                // Wait until the waiter sleeps on the futex (it set the waiters bit in the
+                // futex word, which is the first int of the mutex: glibc's __data.__lock)...
+                std::atomic_ref<int> word(*reinterpret_cast<int*>(static_cast<void*>(&s->mutex)));
+                while ((static_cast<unsigned>(word.load()) & FUTEX_WAITERS) == 0) ::usleep(1000);
+                // ...then free the word without the wake-up the waiter is owed.
+                word.store(0);
+                ::_exit(0);
+              }
+              char c = 0;
+              if (::read(ready[0], &c, 1) != 1) return 12;
+              if (s->mutex.lock() != lock_status::acquired) return 13;
+              s->mutex.unlock();
+              return reap(holder) == 0 ? 0 : 14;
+            }),
+            0);
 }
 
 TEST(TimeoutTest, SaturatesAtBothEnds) {
