@@ -8,8 +8,9 @@
 //   ptrdiff_t in Tcl 9, where a value may hold more than 2 GiB - 1 bytes.
 // - Channel types are TCL_CHANNEL_VERSION_5 with close2Proc and wideSeekProc. Tcl 9 removed
 //   closeProc and seekProc (the slots must be NULL); Tcl 8.6 calls close2Proc only when
-//   closeProc holds TCL_CLOSE2PROC, and calls a channel seekable only when it has a seekProc
-//   (it then uses wideSeekProc). The seekProc slot of a channel type is
+//   closeProc holds TCL_CLOSE2PROC, and panics ("channel type mmap must define seekProc if
+//   defining wideSeekProc") at a seek of a channel without seekProc, though it then calls
+//   wideSeekProc. The seekProc slot of a channel type is
 //   MMIPC_TCL_SEEK_PROC(wide_seek_proc): for Tcl 8.6 a seekProc that calls the wideSeekProc,
 //   for Tcl 9 NULL (the argument is dropped unseen).
 // - A driver that closes only whole channels, as a Tcl 8.6 driver with a closeProc and no
