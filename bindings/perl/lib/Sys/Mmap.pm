@@ -102,6 +102,8 @@ Sys::Mmap - map a file or shared memory into a Perl variable
 
 =head1 SYNOPSIS
 
+=for example expect="header"
+
     use Sys::Mmap;
 
     # The preferred interface: the variable is the file (created and grown as needed).
