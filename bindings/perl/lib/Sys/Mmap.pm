@@ -760,6 +760,12 @@ Beattie (1996), Scott Walters, Todd Rinaldo and CowboyTim.
 
 =head1 LICENSE
 
-Same terms as Perl itself.
+Copyright (c) 2026, the mmipc authors. This module is free software under the BSD 2-Clause
+License: the file F<LICENSE> of the distribution (of the mmipc sources; installed by mmipc's
+C<make install> as F<share/doc/mmipc/LICENSE> under its prefix) has its text.
+
+The test files of Sys::Mmap 0.20 that the distribution carries unchanged in F<t/upstream/>,
+to run the original's own tests against this module, remain under their authors' terms, the
+same as Perl's (the Artistic License or the GNU General Public License).
 
 =cut
