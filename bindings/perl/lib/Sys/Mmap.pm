@@ -146,8 +146,10 @@ is what you need.
 
 =head1 FUNCTIONS
 
-C<mmap>, C<munmap>, C<msync> and the constants are exported by default; C<hardwire> is not
-(call it as C<Sys::Mmap::hardwire>, or import it by name). Every function dies (C<croak>) on
+C<mmap>, C<munmap>, C<msync> and the constants are exported by default; C<hardwire> is not,
+but is in C<@EXPORT_OK>: call it as C<Sys::Mmap::hardwire>, or import it by name
+(C<use Sys::Mmap qw(:DEFAULT hardwire)> keeps the default exports too; 0.20 could not export
+it at all). Every function dies (C<croak>) on
 error, with the messages listed under L</DIAGNOSTICS>, and sets C<$!>: to the system's error
 where a system call failed, to C<EINVAL> (C<EBADF> for a handle, C<EFAULT> or C<EIO> for lost
 pages) otherwise.
