@@ -671,12 +671,15 @@ std::shared_ptr<log_state> open_state(unique_fd fd, const std::filesystem::path&
 }
 
 // A name for the file being prepared next to `path`, unique to this process and call.
+// The random part comes from std::random_device at each call, not from a thread_local
+// engine: the 2.5 KiB of a thread_local mt19937_64 overflow the static TLS that a library
+// loaded with dlopen (a Tcl or Perl binding) gets, since the SIGBUS guard's thread_local is
+// initial-exec.
 std::filesystem::path scratch_name(const std::filesystem::path& path) {
   static std::atomic<unsigned> counter{0};
-  thread_local std::mt19937_64 random{std::random_device{}()};
   const std::string name = "." + path.filename().native() + ".new-" + std::to_string(::getpid()) +
                            "-" + std::to_string(++counter) + "-" +
-                           std::to_string(random() % 1000000);
+                           std::to_string(std::random_device{}() % 1000000);
   return path.parent_path() / name;
 }
 

@@ -17,6 +17,9 @@ root="$stage/relocated"
 mv "$stage/destdir$prefix" "$root"
 rm -rf "$stage/destdir"
 test -f "$root/include/mmipc/mapping.hpp"
+# The license goes with what is installed, and mmipc.pc names it.
+cmp "$root/share/doc/mmipc/LICENSE" "$source/LICENSE"
+grep -sqx 'License: BSD-2-Clause' "$root"/lib/pkgconfig/mmipc.pc "$root"/lib/*/pkgconfig/mmipc.pc
 
 # One translation unit including every installed public header.
 headers="$stage/all_headers.cpp"
