@@ -7,7 +7,7 @@
 #   make bench      benchmarks against the alternatives (Release build)
 #   make stress     the long variants of the load and fault tests (a few minutes)
 #   make fuzz       build the libFuzzer harnesses with clang and run them FUZZ_SECONDS (60)
-#   make valgrind   the Tcl and Perl suites under valgrind (memcheck), any error fails
+#   make valgrind   the Tcl and Perl suites and the mmipc tool under valgrind (memcheck)
 #   make install    PREFIX=/usr/local DESTDIR= : library, headers, Tcl packages, Perl module,
 #                   the mmipc tool with its man page and bash completion
 #   make format     clang-format the sources; make format-check only checks

@@ -2,7 +2,7 @@
 # make install puts the mmipc tool where a user finds it: installs the build tree into a
 # staging DESTDIR, then checks that the installed program answers --help, that man finds the
 # installed page from the program's PATH entry (as `man mmipc` does for /usr/local/bin), and
-# that bash-completion loads the installed completion on demand, as for an installed command.
+# that bash-completion loads the installed completion on demand.
 #   install_check.sh BUILD_DIR
 set -eu
 build=$1
@@ -24,8 +24,9 @@ PATH="$root/bin:/usr/bin:/bin" MANPATH= MANWIDTH=80 man mmipc 2>/dev/null | grep
 completion=$root/share/bash-completion/completions/mmipc
 [ -f "$completion" ] || fail "no $completion"
 if [ -f /usr/share/bash-completion/bash_completion ]; then
-  # bash-completion looks beside the command (<bin>/../share/bash-completion/completions).
-  got=$(PATH="$root/bin:$PATH" bash -c '
+  # bash-completion looks in $XDG_DATA_DIRS (default /usr/local/share:/usr/share), under
+  # bash-completion/completions: here the staged prefix stands for /usr/local.
+  got=$(PATH="$root/bin:$PATH" XDG_DATA_DIRS="$root/share:/usr/share" bash -c '
     . /usr/share/bash-completion/bash_completion
     __load_completion mmipc || exit 1
     COMP_WORDS=(mmipc mq s); COMP_CWORD=2; COMP_LINE="mmipc mq s"; COMP_POINT=${#COMP_LINE}
