@@ -1481,6 +1481,26 @@ TEST(CliDocsTest, ReadmeFromTheShellRunsAsShown) {
   EXPECT_EQ(o.out, t.expected);
 }
 
+// make demo's examples/demo/25-mmipc.sh: the Tcl demo's server answered from the shell.
+TEST(CliDocsTest, DemoAnswersTheTclServerFromTheShell) {
+  if (!have_tcl()) GTEST_SKIP() << "the Tcl package posixipc is not built";
+  std::vector<std::string> env = tcl_environment();
+  env.push_back("MMIPC_BUILD_DIR=" +
+                std::filesystem::path(MMIPC_CLI_PATH).parent_path().parent_path().string());
+  process demo({"/bin/bash", std::string(MMIPC_CLI_SOURCE_DIR) + "/examples/demo/25-mmipc.sh"},
+               env);
+  outcome o = demo.finish({}, 120s);
+  EXPECT_EQ(o.status, 0) << o;
+  EXPECT_NE(o.out.find("  $ reply=$(mmipc mq recv /demo-replies-"), std::string::npos) << o;
+  EXPECT_NE(o.out.find("\n    42\n"), std::string::npos) << o;
+  EXPECT_NE(o.out.find("\n    bye\n"), std::string::npos) << o;
+  // mq ls shows the two queues, or says how to mount what it needs.
+  EXPECT_TRUE(o.out.find(" 0  4  256 0600 ") != std::string::npos ||
+              o.out.find("mount -t mqueue none /dev/mqueue") != std::string::npos)
+      << o;
+  EXPECT_NE(o.out.find("queues and shared memory removed"), std::string::npos) << o;
+}
+
 // What bash completion offers after `words` (the last one being completed).
 std::string complete(const std::vector<std::string>& words) {
   std::string script =
