@@ -4,6 +4,7 @@
 #   make check      build and run every test suite (C++, Tcl, Perl)
 #   make demo       build and run the demonstration
 #   make asan       every test suite again under -fsanitize=address,undefined
+#   make tsan       the shared memory and robust mutex tests under -fsanitize=thread (quick)
 #   make bench      benchmarks against the alternatives (Release build)
 #   make stress     the long variants of the load and fault tests (a few minutes)
 #   make fuzz       build the libFuzzer harnesses with clang and run them FUZZ_SECONDS (60)
@@ -21,9 +22,10 @@ CMAKE_ARGS ?=
 FUZZ_SECONDS ?= 60
 DIST_DIR ?= build/dist
 
-SOURCES = $(shell git ls-files '*.cpp' '*.hpp' '*.h' 2>/dev/null)
+# Mmap.xs too: its C++ part (the XS part below MODULE turns clang-format off).
+SOURCES = $(shell git ls-files '*.cpp' '*.hpp' '*.h' '*.xs' 2>/dev/null)
 
-.PHONY: all deps build check asan demo install bench stress fuzz valgrind format format-check dist clean
+.PHONY: all deps build check asan tsan demo install bench stress fuzz valgrind format format-check dist clean
 
 all: build
 
@@ -41,6 +43,12 @@ asan: deps
 	cmake --preset asan $(CMAKE_ARGS) >/dev/null
 	cmake --build build/asan -j $(JOBS)
 	ctest --test-dir build/asan --output-on-failure -j $(JOBS) -LE stress
+
+tsan: deps
+	cmake --preset tsan $(CMAKE_ARGS) >/dev/null
+	cmake --build build/tsan -j $(JOBS)
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  ctest --test-dir build/tsan --output-on-failure -j $(JOBS)
 
 stress: build
 	ctest --test-dir build/default --output-on-failure -j $(JOBS) -L stress

@@ -1,7 +1,9 @@
 // IPC benchmarks (group "posixipc"): message round trips between two processes through
 // mmipc::message_queue, raw mq_send/mq_receive (the limit, also the reference for the Tcl
-// round trips) and Boost.Interprocess message_queue; and 4 KiB written and read back in POSIX
-// shared memory under its semaphore with raw calls (the reference for the Tcl shm channel).
+// round trips) and Boost.Interprocess message_queue; 4 KiB written and read back in POSIX
+// shared memory through mmipc::shared_memory and with raw calls under its semaphore (the limit
+// of both the C++ class and the Tcl shm channel); and how soon the next locker gets in after
+// the holder of a shared memory lock is killed.
 //
 //   bench_ipc [--reps N] [--quick] [--smoke]
 //
@@ -10,6 +12,7 @@
 // Prints `sample` lines (see harness.hpp).
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -21,6 +24,8 @@
 #include <cstdio>
 #include <mmipc/error.hpp>
 #include <mmipc/message_queue.hpp>
+#include <mmipc/shared_memory.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -260,26 +265,39 @@ void round_trips(const bench::settings& s, cleanup& names) {
   }
 }
 
-/// 4 KiB written at offset 0 and read back, each under the object's semaphore, as the Tcl
-/// shm channel does: the raw limit of its `puts`+`read`.
+/// 4 KiB written at offset 0 and read back, each under the object's exclusion: through
+/// mmipc::shared_memory (robust mutex, then the semaphore), and with raw calls under the
+/// semaphore alone, the limit of both the C++ class and the Tcl shm channel's `puts`+`read`.
 void shared_memory(const bench::settings& s, cleanup& names) {
   const std::uint64_t ops = s.smoke ? 100 : s.quick ? 10000 : 40000;
   constexpr std::size_t size = 4096;
   std::string name = unique("shm");
   names.shms.push_back(name);
+  names.shms.push_back(mmipc::shared_memory::lock_name(name));
   names.sems.push_back(name);
-  int fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0 || ::ftruncate(fd, size) != 0) throw std::runtime_error("shm_open failed");
+  auto shm = mmipc::shared_memory::open(name, O_RDWR | O_CREAT | O_EXCL, 0600, size);
+  int fd = ::shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("shm_open failed");
   auto* base =
       static_cast<std::byte*>(::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
   ::close(fd);
   if (base == MAP_FAILED) throw std::runtime_error("mmap failed");
-  sem_t* sem = ::sem_open(name.c_str(), O_CREAT | O_EXCL, 0600, 1);
+  sem_t* sem = ::sem_open(name.c_str(), 0);
   if (sem == SEM_FAILED) throw std::runtime_error("sem_open failed");
   alignas(64) static std::byte in[size], out[size];
   std::memset(in, 'a', size);
+  const std::string cxx_case = "C++ shared_memory 4 KiB write_at + read_at";
   std::vector<bench::contender> c;
-  c.push_back({"raw memcpy under sem_wait/sem_post (C++)", "limit", [&] {
+  c.push_back({"mmipc::shared_memory write_at+read_at", "ours", [&] {
+                 for (std::uint64_t i = 0; i < ops; ++i) {
+                   shm.write_at(0, in);
+                   shm.read_at(0, out);
+                   bench::escape(out);
+                 }
+               }});
+  c.push_back({"raw memcpy under sem_wait/sem_post (C++)",
+               "limit",
+               [&] {
                  for (std::uint64_t i = 0; i < ops; ++i) {
                    ::sem_wait(sem);
                    std::memcpy(base, in, size);
@@ -289,10 +307,106 @@ void shared_memory(const bench::settings& s, cleanup& names) {
                    ::sem_post(sem);
                    bench::escape(out);
                  }
-               }});
-  bench::run_case(s, "posixipc", "shm 4 KiB write + read back", ops, size, std::move(c));
+               },
+               {},
+               {"shm 4 KiB write + read back"}});
+  bench::run_case(s, "posixipc", cxx_case, ops, size, std::move(c));
   ::sem_close(sem);
   ::munmap(base, size);
+}
+
+/// A process that takes a lock and waits to be killed while holding it: `hold(held)` locks,
+/// then calls held(), which tells the parent (through a pipe) and never returns.
+class doomed_holder {
+ public:
+  template <class Hold>
+  explicit doomed_holder(Hold hold) {
+    int ready[2];
+    if (::pipe(ready) != 0) throw std::runtime_error("pipe failed");
+    std::fflush(stdout);
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      try {
+        hold([&] {
+          (void)!::write(ready[1], "x", 1);
+          for (;;) ::pause();
+        });
+      } catch (...) {
+      }
+      ::_exit(1);
+    }
+    ::close(ready[1]);
+    char c = 0;
+    const bool holds = ::read(ready[0], &c, 1) == 1;
+    ::close(ready[0]);
+    if (!holds) throw std::runtime_error("the lock holder failed");
+  }
+  ~doomed_holder() {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  doomed_holder(const doomed_holder&) = delete;
+  doomed_holder& operator=(const doomed_holder&) = delete;
+  void kill() const { ::kill(pid_, SIGKILL); }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+/// How long the next locker waits after the holder of the lock was killed with SIGKILL: from
+/// kill() to the return of lock() in the process waiting for it. The limit is a bare robust
+/// pthread mutex, which the kernel hands over when its owner dies.
+void lock_after_kill(const bench::settings& s, cleanup& names) {
+  std::string name = unique("shm-kill");
+  names.shms.push_back(name);
+  names.shms.push_back(mmipc::shared_memory::lock_name(name));
+  names.sems.push_back(name);
+  auto shm = mmipc::shared_memory::open(name, O_RDWR | O_CREAT | O_EXCL, 0600, 4096);
+  auto* raw = static_cast<pthread_mutex_t*>(::mmap(
+      nullptr, sizeof(pthread_mutex_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  if (raw == MAP_FAILED) throw std::runtime_error("mmap failed");
+  pthread_mutexattr_t attr;
+  ::pthread_mutexattr_init(&attr);
+  ::pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+  ::pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+  ::pthread_mutex_init(raw, &attr);
+  ::pthread_mutexattr_destroy(&attr);
+
+  std::optional<doomed_holder> ours, limit;
+  std::vector<bench::contender> c;
+  c.push_back({"mmipc::shared_memory lock()", "ours",
+               [&] {
+                 ours->kill();
+                 auto guard = shm.lock();
+               },
+               [&] {
+                 ours.reset();
+                 ours.emplace([&](auto held) {
+                   auto own = mmipc::shared_memory::open(name, O_RDWR);
+                   auto guard = own.lock();
+                   held();
+                 });
+               }});
+  c.push_back({"robust pthread_mutex_lock alone (C++)", "limit",
+               [&] {
+                 limit->kill();
+                 if (::pthread_mutex_lock(raw) == EOWNERDEAD) ::pthread_mutex_consistent(raw);
+                 ::pthread_mutex_unlock(raw);
+               },
+               [&] {
+                 limit.reset();
+                 limit.emplace([&](auto held) {
+                   ::pthread_mutex_lock(raw);
+                   held();
+                 });
+               }});
+  bench::run_case(s, "posixipc", "next lock after its holder is killed (SIGKILL)", 1, 0,
+                  std::move(c));
+  ours.reset();
+  limit.reset();
+  ::munmap(raw, sizeof(pthread_mutex_t));
 }
 
 }  // namespace
@@ -303,6 +417,7 @@ int main(int argc, char** argv) {
     auto s = bench::parse_settings(argc, argv);
     round_trips(s, names);
     shared_memory(s, names);
+    lock_after_kill(s, names);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_ipc: %s\n", e.what());
     return 1;

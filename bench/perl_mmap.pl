@@ -120,6 +120,34 @@ sub substr_loop_var {
   else { undef $var }
 }
 
+# 2b. writes through a new() variable: a 64-byte in-place substr write, and a shortening
+# s/// (0.20's tie copies the region on every access; ours writes in place, and for the
+# s/// copies the region once, as Perl edits all of it). File::Map has no new(): its
+# map_file variable takes the in-place write only (a shortening s/// on it edits the map
+# in place, which is not the same operation).
+{
+  our $var;
+  my $n = $module eq 'orig' ? $tied_ops : $ops;
+  my $subst_ops = $module eq 'orig' ? $tied_ops : ($smoke ? 20 : $quick ? 500 : 2000);
+  if ($module eq 'filemap') {
+    File::Map::map_file($var, $path, '+<');
+  } else {
+    Sys::Mmap->new($var, $region, $path) or die "Sys::Mmap->new failed\n";
+  }
+  my $data = 'w' x 64;
+  sample('random 64 B substr write, new() variable, 1 MiB', $n, 64, sub {
+    substr($var, $offsets[$_], 64) = $data for 0 .. $n - 1;
+  });
+  if ($module ne 'filemap') {
+    sample('shortening s/// (4 bytes to 1), new() variable, 1 MiB', $subst_ops, 0, sub {
+      $var =~ s/0000/Z/ for 1 .. $subst_ops;
+    });
+  }
+  if ($module eq 'filemap') { File::Map::unmap($var) }
+  elsif ($module eq 'orig') { untie $var }
+  else { undef $var }
+}
+
 # 3. map + unmap of a 1 MiB file (opening it included)
 sample('map+unmap of a 1 MiB file', $map_ops, 0, sub {
   if ($module eq 'filemap') {

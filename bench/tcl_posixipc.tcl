@@ -1,8 +1,9 @@
 # Group "posixipc", the Tcl side: round trips of 64 B, 1 KiB and 8 KiB messages between this
 # tclsh and a second tclsh (an echo server started from this script), once with
 # `mq send`/`mq receive` and once through the queue channels with `puts`/`gets`; and 4 KiB
-# written and read back through an `shm` channel. bench_ipc measures the same exchanges in raw
-# C++; bench/run alternates the two programs.
+# written and read back through an `shm` channel and, for comparison, through an `mmap`
+# channel over /dev/zero (the same channel work with no lock at all). bench_ipc measures the
+# same exchanges in raw C++; bench/run alternates the two programs.
 #
 #   tclsh tcl_posixipc.tcl [--reps N] [--quick | --smoke]
 #   tclsh tcl_posixipc.tcl --serve mq|chan REQUEST RESPONSE     (the echo server)
@@ -12,6 +13,7 @@
 # (see bench/harness.hpp).
 
 package require posixipc
+package require mmap
 namespace import ::posixipc::mq ::posixipc::shm
 
 # The echo server: answers every message until it gets an empty one.
@@ -152,10 +154,15 @@ try {
                  [list chan_loop $ops $creq $cresp $line]]]
     }
 
-    # Shared memory: 4 KiB written at offset 0 and read back, each under the semaphore.
+    # Shared memory: 4 KiB written at offset 0 and read back, each under the lock; the same
+    # through an mmap channel over /dev/zero, which takes no lock.
     set shmname /mmipc-bench-[pid]-shm
     set s [shm open -size 4096 $shmname {RDWR CREAT EXCL BINARY} 0600]
     fconfigure $s -translation binary
+    set zero [open /dev/zero r+]
+    set m [mmap -shared -length 4096 $zero]
+    close $zero
+    fconfigure $m -translation binary
     set block [string repeat a 4096]
     proc shm_loop {ops s block} {
         for {set i 0} {$i < $ops} {incr i} {
@@ -168,8 +175,11 @@ try {
     }
     try {
         run_case "shm 4 KiB write + read back" $shm_ops 4096 [list \
-            [list "Tcl shm channel puts+read" ours [list shm_loop $shm_ops $s $block]]]
+            [list "Tcl shm channel puts+read" ours [list shm_loop $shm_ops $s $block]] \
+            [list "Tcl mmap channel over /dev/zero puts+read (no lock)" limit \
+                 [list shm_loop $shm_ops $m $block]]]
     } finally {
+        close $m
         close $s
         shm unlink $shmname
     }

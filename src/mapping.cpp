@@ -6,6 +6,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <stdexcept>
 #include <string>
@@ -85,6 +86,43 @@ bool mappable(const struct stat& st) {
 
 [[noreturn]] void not_mappable(const region_request& request) {
   bad_region(request, region_problem::not_mappable, "not a regular file or a device");
+}
+
+/// Maps `length` bytes like detail::sys.mmap(nullptr, ...), followed by one readable page when
+/// options.trailing_zero_page asks for it and the byte after the region would otherwise lie
+/// outside the mapping (the region ends at a page boundary). `following` is how many bytes of
+/// the object follow the region (0 when unknown): when a page of them exists, that page is
+/// simply mapped too; anonymous memory maps one page more; otherwise the address space is
+/// reserved first (the pages plus one) as private zero pages and the object is mapped over
+/// its start. `*reserved` receives the length to unmap. Returns MAP_FAILED with errno set.
+void* map_pages(std::size_t length, int prot, int flags, int fd, off_t offset,
+                std::uint64_t following, const map_options& options, std::size_t* reserved) {
+  *reserved = length;
+  const std::size_t page = mapping::page_size();
+  if (!options.trailing_zero_page || options.huge_page_size != 0 || length % page != 0) {
+    return detail::sys.mmap(nullptr, length, prot, flags, fd, offset);
+  }
+  if (length > SIZE_MAX - page) {
+    errno = ENOMEM;
+    return MAP_FAILED;
+  }
+  if ((flags & MAP_ANONYMOUS) || following >= page) {
+    void* pages = detail::sys.mmap(nullptr, length + page, prot, flags, fd, offset);
+    if (pages != MAP_FAILED) *reserved = length + page;
+    return pages;
+  }
+  void* area =
+      detail::sys.mmap(nullptr, length + page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (area == MAP_FAILED) return MAP_FAILED;
+  void* pages = detail::sys.mmap(area, length, prot, flags | MAP_FIXED, fd, offset);
+  if (pages == MAP_FAILED) {
+    const int err = errno;
+    detail::sys.munmap(area, length + page);
+    errno = err;
+    return MAP_FAILED;
+  }
+  *reserved = length + page;
+  return pages;
 }
 
 }  // namespace
@@ -213,9 +251,11 @@ mapping mapping::map(int fd, file_offset position, std::optional<std::uint64_t> 
   const bool dev_zero = S_ISCHR(st.st_mode) && st.st_rdev == ::makedev(1, 5);
   const std::uint64_t map_delta = dev_zero ? 0 : delta;
   const std::uint64_t map_offset = dev_zero ? 0 : offset - delta;
-  const std::size_t base_length = static_cast<std::size_t>(region + map_delta);
-  void* base = detail::sys.mmap(nullptr, base_length, protection_of(options), flags_of(options), fd,
-                                static_cast<off_t>(map_offset));
+  std::size_t base_length = static_cast<std::size_t>(region + map_delta);
+  const std::uint64_t following =
+      file_size && !dev_zero ? *file_size - std::min(*file_size, offset + region) : 0;
+  void* base = map_pages(base_length, protection_of(options), flags_of(options), fd,
+                         static_cast<off_t>(map_offset), following, options, &base_length);
   if (base == MAP_FAILED) throw_errno("mmap", name);
   return mapping(base, mapped_length(base_length, align), static_cast<std::size_t>(map_delta),
                  static_cast<std::size_t>(region), offset, options.access, options.shared,
@@ -243,11 +283,12 @@ mapping mapping::map(const std::filesystem::path& path, file_offset offset,
 mapping mapping::anonymous(std::size_t length, const map_options& options) {
   if (length == 0)
     throw std::invalid_argument("cannot map anonymous memory: length must be positive");
-  void* base = detail::sys.mmap(nullptr, length, protection_of(options),
-                                flags_of(options) | MAP_ANONYMOUS, -1, 0);
+  std::size_t base_length = length;
+  void* base = map_pages(length, protection_of(options), flags_of(options) | MAP_ANONYMOUS, -1, 0,
+                         0, options, &base_length);
   if (base == MAP_FAILED) throw_errno("mmap", "anonymous memory");
-  return mapping(base, mapped_length(length, alignment_of(options)), 0, length, 0, options.access,
-                 options.shared, {});
+  return mapping(base, mapped_length(base_length, alignment_of(options)), 0, length, 0,
+                 options.access, options.shared, {});
 }
 
 std::span<std::byte> mapping::pages_of(std::size_t offset, std::size_t length,

@@ -9,6 +9,17 @@
 
 #include "deadline.hpp"
 
+#if defined(__SANITIZE_THREAD__)
+#define MMIPC_THREAD_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MMIPC_THREAD_SANITIZER 1
+#endif
+#endif
+#if defined(MMIPC_THREAD_SANITIZER)
+#include <sanitizer/tsan_interface.h>
+#endif
+
 namespace mmipc {
 namespace {
 
@@ -65,8 +76,19 @@ std::optional<lock_status> robust_mutex::try_lock_for_ns(std::chrono::nanosecond
   if (timeout == forever) return lock();
   // CLOCK_MONOTONIC: a change of the wall clock cannot stretch or cut the wait.
   const timespec at = detail::deadline_after(CLOCK_MONOTONIC, timeout);
+#if defined(MMIPC_THREAD_SANITIZER)
+  // ThreadSanitizer intercepts pthread_mutex_lock and _timedlock but not _clocklock: tell it
+  // about this lock too, or it reports the unlock as one of a mutex nobody locked.
+  __tsan_mutex_pre_lock(&mutex_, __tsan_mutex_try_lock);
+  const int err = ::pthread_mutex_clocklock(&mutex_, CLOCK_MONOTONIC, &at);
+  const bool locked = err == 0 || err == EOWNERDEAD;
+  __tsan_mutex_post_lock(&mutex_,
+                         __tsan_mutex_try_lock | (locked ? 0 : __tsan_mutex_try_lock_failed), 0);
+  return interpret(err, "pthread_mutex_clocklock");
+#else
   return interpret(::pthread_mutex_clocklock(&mutex_, CLOCK_MONOTONIC, &at),
                    "pthread_mutex_clocklock");
+#endif
 }
 
 void robust_mutex::mark_consistent() {

@@ -222,6 +222,7 @@ TEST(GuardedCopyTest, SharedMemoryShrunkByAnotherProcessFailsWithEfault) {
     ~cleanup() {
       ::shm_unlink(name.c_str());
       ::sem_unlink(name.c_str());
+      ::shm_unlink(mmipc::shared_memory::lock_name(name).c_str());
     }
   } remove{name};
   auto shm = mmipc::shared_memory::open(name, O_RDWR | O_CREAT | O_EXCL, 0600, 3 * page);

@@ -480,4 +480,54 @@ TEST(MappingTest, HugePageMappingsAreUnmappedInWholeHugePages) {
   for (auto [base, length] : huge_log.unmapped) EXPECT_EQ(length, huge_page);
 }
 
+TEST(MappingTest, BaseIsThePageTheRegionStartsIn) {
+  temp_file file;
+  {
+    auto fd = mmipc::unique_fd::open(file.path(), O_RDWR);
+    ASSERT_EQ(::ftruncate(fd.get(), 3 * 4096), 0);
+  }
+  auto m = mapping::map(file.path(), 4096 + 100, 50);
+  const auto page = mapping::page_size();
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(m.base()) % page, 0u);
+  EXPECT_EQ(m.data() - m.base(), static_cast<std::ptrdiff_t>((4096 + 100) % page));
+  EXPECT_EQ(m.mapped_size(), static_cast<std::size_t>(m.data() - m.base()) + 50);
+  mapping empty;
+  EXPECT_EQ(empty.base(), nullptr);
+  EXPECT_EQ(empty.mapped_size(), 0u);
+}
+
+TEST(MappingTest, TrailingZeroPageIsReadableAfterAPageSizedRegion) {
+  const auto page = mapping::page_size();
+  temp_file file;
+  {
+    auto fd = mmipc::unique_fd::open(file.path(), O_RDWR);
+    std::string data(2 * page, 'x');
+    ASSERT_EQ(::pwrite(fd.get(), data.data(), data.size(), 0), static_cast<ssize_t>(data.size()));
+  }
+  map_options o;
+  o.trailing_zero_page = true;
+  {
+    auto m = mapping::map(file.path(), 0, 2 * page, o);
+    // Without the reserved page this byte may belong to no mapping at all.
+    EXPECT_EQ(m.data()[2 * page], std::byte{0});
+    EXPECT_EQ(text(m), std::string(2 * page, 'x'));
+  }
+  {
+    auto m = mapping::anonymous(page, o);
+    EXPECT_EQ(m.data()[page], std::byte{0});
+    // Unmapping releases the reserved page too: mapping again reuses the address space.
+    m.reset();
+  }
+  {
+    // Inside the file the byte after is the file's next byte.
+    auto m = mapping::map(file.path(), 0, page, o);
+    EXPECT_EQ(m.data()[page], std::byte{'x'});
+  }
+  map_options rw = read_write();
+  rw.trailing_zero_page = true;
+  auto m = mapping::map(file.path(), page, page, rw);
+  m.data()[0] = std::byte{'y'};
+  EXPECT_EQ(m.data()[page], std::byte{0});
+}
+
 }  // namespace

@@ -3,7 +3,10 @@
 //   duplicated, each producer's order kept within each priority;
 // - 8 processes rewrite and read whole shared memory blocks: no torn block ever seen;
 // - processes killed with SIGKILL at random moments: the others never hang and lose nothing
-//   they already received;
+//   they already received; a shared memory lock holder's death is repaired by the next
+//   locker without a timed wait;
+// - pairs of processes opening one shared memory name at once with different sizes: both
+//   map the creator's size, share the object, and nothing is left behind;
 // - signals sent at a high rate: blocking calls neither fail with EINTR nor lose data.
 // `make check` runs short variants; `make stress` (MMIPC_STRESS=1) the long ones.
 
@@ -17,12 +20,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <new>
 #include <ostream>
 #include <random>
 #include <string>
@@ -206,6 +212,85 @@ TEST(SharedMemoryLoadTest, EightProcessesNeverSeeATornBlock) {
   report_figure("whole shared memory blocks read back and checked by 8 processes", *checked);
 }
 
+TEST(SharedMemoryRaceTest, OpensRacingWithDifferentSizesAgreeOnOneObject) {
+  // Two processes started together open one new name with O_CREAT, one asking for 4 KiB and
+  // the other for 1 MiB. The creator's size wins and only the creator sets it: both succeed,
+  // map the same size, see each other's writes, and keep the object that the name still
+  // refers to; shared_memory::unlink then leaves nothing.
+  const int pairs = scaled(500, 5000);
+  struct race {
+    std::uint32_t ready, go, opened, written;
+    std::uint64_t size[2];
+    std::uint32_t created[2];
+  };
+  auto shared = shared_counters(sizeof(race));
+  int failed = 0, sizes_differ = 0, creators_wrong = 0, left_behind = 0;
+  for (int round = 0; round < pairs; ++round) {
+    shm_name n;
+    auto* r = new (shared.data()) race{};
+    pid_t pids[2];
+    for (int k = 0; k < 2; ++k) {
+      pids[k] = spawn([&, k] {
+        const std::uint64_t wanted = k == 0 ? 4096 : 1 << 20;
+        __atomic_fetch_add(&r->ready, 1, __ATOMIC_RELEASE);
+        while (__atomic_load_n(&r->go, __ATOMIC_ACQUIRE) == 0) ::sched_yield();
+        shared_memory shm;
+        int code = 0;
+        try {
+          shm = shared_memory::open(n.name, O_RDWR | O_CREAT, 0600, wanted);
+          r->size[k] = shm.size();
+          r->created[k] = shm.created() ? 1 : 0;
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "open %d: %s\n", k, e.what());
+          code = 2;
+        }
+        // Both opened (or failed) before either writes; both wrote before either reads.
+        __atomic_fetch_add(&r->opened, 1, __ATOMIC_ACQ_REL);
+        while (__atomic_load_n(&r->opened, __ATOMIC_ACQUIRE) < 2) ::sched_yield();
+        if (code != 0) {
+          __atomic_fetch_add(&r->written, 1, __ATOMIC_ACQ_REL);
+          return code;
+        }
+        const std::uint64_t mine = 0x5eed0000u + static_cast<std::uint64_t>(round * 2 + k);
+        shm.write_at(8 * static_cast<std::uint64_t>(k), std::as_bytes(std::span(&mine, 1)));
+        __atomic_fetch_add(&r->written, 1, __ATOMIC_ACQ_REL);
+        while (__atomic_load_n(&r->written, __ATOMIC_ACQUIRE) < 2) ::sched_yield();
+        std::uint64_t theirs = 0;
+        shm.read_at(8 * static_cast<std::uint64_t>(1 - k),
+                    std::as_writable_bytes(std::span(&theirs, 1)));
+        if (theirs != 0x5eed0000u + static_cast<std::uint64_t>(round * 2 + 1 - k)) return 3;
+        // The object we map is the one the name refers to, not one a failed open removed.
+        struct stat ours {
+        }, named{};
+        const int fd = ::shm_open(n.name.c_str(), O_RDONLY, 0);
+        if (fd < 0 || ::fstat(fd, &named) != 0 || ::fstat(shm.native_handle(), &ours) != 0 ||
+            ours.st_ino != named.st_ino || ours.st_nlink == 0) {
+          return 4;
+        }
+        ::close(fd);
+        return 0;
+      });
+    }
+    while (__atomic_load_n(&r->ready, __ATOMIC_ACQUIRE) < 2) ::sched_yield();
+    __atomic_store_n(&r->go, 1, __ATOMIC_RELEASE);
+    for (pid_t pid : pids) {
+      if (wait_for(pid) != 0) ++failed;
+    }
+    if (r->size[0] != r->size[1]) ++sizes_differ;
+    if (r->created[0] + r->created[1] != 1) ++creators_wrong;
+    EXPECT_NO_THROW(shared_memory::unlink(n.name));
+    if (mmipc::testing::shm_exists(n.name) || mmipc::testing::semaphore_exists(n.name) ||
+        mmipc::testing::shm_exists(shared_memory::lock_name(n.name))) {
+      ++left_behind;
+    }
+  }
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(sizes_differ, 0);
+  EXPECT_EQ(creators_wrong, 0);
+  EXPECT_EQ(left_behind, 0);
+  report_figure("pairs of processes racing to open one name with different sizes", pairs);
+}
+
 // ---- kill -9 at random moments --------------------------------------------------------------
 
 TEST(KillTest, SharedMemoryUsersKilledAtRandomMomentsNeverStopTheOthers) {
@@ -256,7 +341,7 @@ TEST(KillTest, SharedMemoryUsersKilledAtRandomMomentsNeverStopTheOthers) {
     ::usleep(std::uniform_int_distribution<useconds_t>(0, 500)(rng));
     ::kill(victim, SIGKILL);
     ASSERT_EQ(wait_for(victim), 128 + SIGKILL);
-    if (shm.semaphore().value() == 0) ++killed_holding;
+    if (mmipc::testing::semaphore_value(n.name) == 0) ++killed_holding;
     // This process too gets through, whatever state the victim died in.
     const std::uint64_t before = __atomic_load_n(survivor_ops, __ATOMIC_ACQUIRE);
     shm.write_at(0, mmipc::testing::bytes_of("parent"));
@@ -270,6 +355,91 @@ TEST(KillTest, SharedMemoryUsersKilledAtRandomMomentsNeverStopTheOthers) {
   report_figure("shm users killed with SIGKILL at random moments", kills);
   report_figure("... of them while holding the exclusion semaphore", killed_holding);
   report_figure("survivor operations completed meanwhile", *survivor_ops);
+}
+
+TEST(KillTest, LockHoldersKilledAtRandomAreRepairedByTheNextLockerAtOnce) {
+  // Victims take the lock with lock() and rewrite block 0 under it in a loop, saying when
+  // they hold it; two hammerers rewrite and check blocks 1 and 2 all along; victims are
+  // killed with SIGKILL at random moments. Every victim killed holding the lock must be found
+  // dead by the next locker (owner_deaths), and none of those deaths may cost a wait of the
+  // abandon timeout (semaphore_takeovers): the kernel hands the mutex over, and the dead
+  // holder's semaphore is taken over at once. Only a death inside the lock's own few
+  // instructions between taking the semaphore and recording it can need that wait.
+  constexpr std::size_t block = 1024;
+  const int kills = scaled(60, 600);
+  shm_name n;
+  auto shm = shared_memory::open(n.name, O_RDWR | O_CREAT | O_EXCL, 0600, 3 * block);
+  constexpr auto abandon = 50ms;
+  shm.set_abandon_timeout(abandon);
+  auto shared = shared_counters(sizeof(std::uint64_t) * 6);
+  auto* stop = reinterpret_cast<std::uint64_t*>(shared.data());
+  auto* hammer_ops = stop + 1;  // two counters
+  auto* damaged = stop + 3;
+  auto* victim_ops = stop + 4;
+  auto* holding = stop + 5;
+
+  std::vector<pid_t> hammerers;
+  for (int h = 0; h < 2; ++h) {
+    hammerers.push_back(spawn([&, h] {
+      auto mine = shared_memory::open(n.name, O_RDWR);
+      mine.set_abandon_timeout(abandon);
+      const std::uint64_t offset = block * static_cast<std::uint64_t>(1 + h);
+      std::string seen(block, '\0');
+      for (std::uint64_t i = 0; __atomic_load_n(stop, __ATOMIC_ACQUIRE) == 0; ++i) {
+        const std::string mark(block, static_cast<char>('a' + (i + h) % 26));
+        mine.write_at(offset, mmipc::testing::bytes_of(mark));
+        mine.read_at(offset, std::as_writable_bytes(std::span(seen)));
+        if (seen != mark) __atomic_fetch_add(damaged, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&hammer_ops[h], 1, __ATOMIC_RELEASE);
+      }
+      return 0;
+    }));
+  }
+
+  std::mt19937 rng(static_cast<unsigned>(::getpid()) * 3u);
+  int killed_holding = 0;
+  for (int round = 0; round < kills; ++round) {
+    pid_t victim = spawn([&] {
+      auto mine = shared_memory::open(n.name, O_RDWR);
+      mine.set_abandon_timeout(abandon);
+      const std::string mark(block, 'V');
+      for (;;) {
+        auto guard = mine.lock();
+        __atomic_store_n(holding, 1, __ATOMIC_RELEASE);
+        guard.write_at(0, mmipc::testing::bytes_of(mark));
+        __atomic_fetch_add(victim_ops, 1, __ATOMIC_RELEASE);
+        __atomic_store_n(holding, 0, __ATOMIC_RELEASE);
+      }
+      return 0;
+    });
+    const std::uint64_t before = __atomic_load_n(victim_ops, __ATOMIC_ACQUIRE);
+    while (__atomic_load_n(victim_ops, __ATOMIC_ACQUIRE) == before) ::usleep(50);
+    ::usleep(std::uniform_int_distribution<useconds_t>(0, 300)(rng));
+    ::kill(victim, SIGKILL);
+    ASSERT_EQ(wait_for(victim), 128 + SIGKILL);
+    if (__atomic_exchange_n(holding, 0, __ATOMIC_ACQ_REL) == 1) ++killed_holding;
+    // Everyone gets on: this process, and both hammerers.
+    shm.write_at(0, mmipc::testing::bytes_of("parent"));
+    for (int h = 0; h < 2; ++h) {
+      const std::uint64_t seen = __atomic_load_n(&hammer_ops[h], __ATOMIC_ACQUIRE);
+      while (__atomic_load_n(&hammer_ops[h], __ATOMIC_ACQUIRE) < seen + 2) ::usleep(100);
+    }
+  }
+  __atomic_store_n(stop, 1, __ATOMIC_RELEASE);
+  for (pid_t pid : hammerers) EXPECT_EQ(wait_for(pid), 0);
+  const std::uint64_t deaths = shm.owner_deaths();
+  const std::uint64_t takeovers = shm.semaphore_takeovers();
+  EXPECT_EQ(*damaged, 0u);
+  EXPECT_GT(killed_holding, 0);
+  EXPECT_GE(deaths, static_cast<std::uint64_t>(killed_holding));
+  EXPECT_LE(deaths, static_cast<std::uint64_t>(kills));
+  EXPECT_LE(takeovers, deaths - static_cast<std::uint64_t>(killed_holding));
+  EXPECT_EQ(mmipc::testing::semaphore_value(n.name), 1);
+  report_figure("lock holders killed with SIGKILL at random moments", kills);
+  report_figure("... of them while holding the lock (each repaired at once)", killed_holding);
+  report_figure("dead holders found by the next locker", deaths);
+  report_figure("... of which needed the abandon timeout (died inside lock/unlock)", takeovers);
+  report_figure("hammerer operations completed meanwhile", hammer_ops[0] + hammer_ops[1]);
 }
 
 TEST(KillTest, QueueConsumersKilledAtRandomMomentsLoseNothingForTheOthers) {

@@ -43,6 +43,7 @@ struct names {
     ::mq_unlink(name.c_str());
     ::shm_unlink(name.c_str());
     ::sem_unlink(name.c_str());
+    ::shm_unlink(shared_memory::lock_name(name).c_str());
   }
 };
 
@@ -151,11 +152,13 @@ TEST(SecurityTest, PermissionsAreExactlyThoseAskedForFilteredByTheUmask) {
       ::umask(old);
       EXPECT_EQ(mode_of(queue.native_handle()), mode & ~umask);
       EXPECT_EQ(mode_of(shm.native_handle()), mode & ~umask);
-      // The semaphore that guards the object gets the same permissions.
+      // The semaphore and the lock object that guard the object get the same permissions.
       struct stat st {};
       ASSERT_EQ(::stat(("/dev/shm/sem." + n.name.substr(1)).c_str(), &st), 0);
       EXPECT_EQ(st.st_mode & 07777, mode & ~umask);
-      checked += 3;
+      ASSERT_EQ(::stat(("/dev/shm" + shared_memory::lock_name(n.name)).c_str(), &st), 0);
+      EXPECT_EQ(st.st_mode & 07777, mode & ~umask);
+      checked += 4;
     }
   }
   mmipc::testing::report_figure("object modes read back", checked);
@@ -207,8 +210,9 @@ TEST(SecurityTest, LinkPlantedAtTheSemaphoreNameIsNotFollowed) {
       mmipc::testing::errno_of([&] { shared_memory::open(n.name, O_RDWR | O_CREAT, 0600, 4096); }),
       0);
   EXPECT_TRUE(target.intact());
-  // The failed open removed the object it had created, and nothing else.
+  // The failed open removed the object and the lock object it had created, and nothing else.
   EXPECT_FALSE(std::filesystem::exists("/dev/shm" + n.name));
+  EXPECT_FALSE(std::filesystem::exists("/dev/shm" + shared_memory::lock_name(n.name)));
   EXPECT_TRUE(std::filesystem::is_symlink(link));
 }
 

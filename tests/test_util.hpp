@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "mmipc/error.hpp"
+#include "mmipc/shared_memory.hpp"
 
 namespace mmipc::testing {
 
@@ -68,15 +69,43 @@ struct queue_name {
   operator std::string_view() const { return name; }
 };
 
-/// A shared memory name unique to this run; the object and its semaphore (same name) are
-/// removed when the test ends however it ends.
+/// A shared memory name unique to this run; the object, its semaphore (same name) and its
+/// lock object are removed when the test ends however it ends.
 struct shm_name {
   std::string name = "/" + unique_name("mmipc-shm");
   ~shm_name() {
     ::shm_unlink(name.c_str());
     ::sem_unlink(name.c_str());
+    ::shm_unlink(mmipc::shared_memory::lock_name(name).c_str());
   }
 };
+
+/// True when the shared memory object `name` exists.
+inline bool shm_exists(const std::string& name) {
+  int fd = ::shm_open(name.c_str(), O_RDONLY, 0);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+
+/// True when the named semaphore `name` exists.
+inline bool semaphore_exists(const std::string& name) {
+  sem_t* sem = ::sem_open(name.c_str(), 0);
+  if (sem == SEM_FAILED) return false;
+  ::sem_close(sem);
+  return true;
+}
+
+/// The value of the named semaphore `name` as another process sees it (-1 when it is
+/// missing).
+inline int semaphore_value(const std::string& name) {
+  sem_t* sem = ::sem_open(name.c_str(), 0);
+  if (sem == SEM_FAILED) return -1;
+  int value = -1;
+  ::sem_getvalue(sem, &value);
+  ::sem_close(sem);
+  return value;
+}
 
 /// A file in the temporary directory, removed when the object goes away.
 class temp_file {

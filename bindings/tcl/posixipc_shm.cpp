@@ -1,7 +1,7 @@
 // posixipc shm: POSIX named shared memory objects as Tcl channels of type "shm", and the
-// commands shm open / unlink. The object, its semaphore protocol, the robust exclusion and
-// the channel rules (reads stop at the end, writes stop at the end and then fail with ENOSPC,
-// seeks bounded to [0, size]) are the core's (mmipc::shared_memory).
+// commands shm open / unlink. The object, its lock (the lock object's robust mutex, then the
+// semaphore of posixipc 1.0) and the channel rules (reads stop at the end, writes stop at the end
+// and then fail with ENOSPC, seeks bounded to [0, size]) are the core's (mmipc::shared_memory).
 
 #include <fcntl.h>
 
@@ -107,7 +107,7 @@ int get_handle_proc(ClientData instance, int /*direction*/, ClientData* handle) 
 }
 
 int block_mode_proc(ClientData /*instance*/, int /*mode*/) {
-  return 0;  // memory does not block (waiting for the exclusion is always done)
+  return 0;  // memory does not block (waiting for the lock is always done)
 }
 
 void thread_action_proc(ClientData instance, int action) {
@@ -119,8 +119,8 @@ const Tcl_ChannelType shm_channel_type = {
     "shm",                           // typeName
     TCL_CHANNEL_VERSION_5,           // version: wide seek, thread action, truncate
     MMIPC_TCL_CLOSE_PROC,            // closeProc: Tcl 8.6 marker for close2Proc
-    input_proc,                      // inputProc: under the semaphore, stops at the end
-    output_proc,                     // outputProc: under the semaphore, ENOSPC at the end
+    input_proc,                      // inputProc: under the lock, stops at the end
+    output_proc,                     // outputProc: under the lock, ENOSPC at the end
     MMIPC_TCL_SEEK_PROC(seek_proc),  // seekProc: narrow seek, Tcl 8.6 only
     set_option_proc,                 // setOptionProc: -size is read-only
     get_option_proc,                 // getOptionProc: -size
@@ -146,12 +146,14 @@ int open_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
       return TCL_ERROR;
     }
     auto s = std::make_unique<shm_channel>();
+    const std::string object = native_name(request.name);
     try {
-      s->shm = mmipc::shared_memory::open(native_name(request.name), request.access.flags,
-                                          request.permissions, request.size);
+      s->shm = mmipc::shared_memory::open(object, request.access.flags, request.permissions,
+                                          request.size);
     } catch (const mmipc::os_error& e) {
+      // (Not for the lock object, which every opener needs to write.)
       if (e.error_number() == EACCES && (request.access.flags & O_ACCMODE) == O_WRONLY &&
-          e.op() == "shm_open") {
+          e.op() == "shm_open" && e.name() == object) {
         os_error_result(interp, kind, e);
         Tcl_AppendResult(interp,
                          " (write-only access needs read permission too: Linux cannot map "

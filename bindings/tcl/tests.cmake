@@ -5,4 +5,5 @@ mmipc_tcl_suite(reliability STRESS MQUEUE)    # SIGBUS: files and objects shrink
 mmipc_tcl_suite(badinput STRESS MQUEUE)       # random argument lists to every command
 mmipc_tcl_suite(leaks STRESS MQUEUE)          # 100,000 channels opened and closed
 mmipc_tcl_suite(security MQUEUE)              # close-on-exec, names, modes, O_EXCL, links
+mmipc_tcl_suite(shm-lock STRESS)              # the shm lock: lock object, racing opens, fork
 mmipc_tcl_suite(mmap-messages)                # mmap's documented messages, each tested

@@ -8,7 +8,7 @@ my $dir = $ENV{MMIPC_DEMO_DIR} // '/tmp';
 my $file = "$dir/greeting.txt";
 print "Sys::Mmap $Sys::Mmap::VERSION from $INC{'Sys/Mmap.pm'}\n";
 
-# new(): the file is created, grown to 32 bytes, and $text *is* its bytes (no tie, no copy).
+# new(): the file is created, grown to 32 bytes, and $text *is* its bytes (no copy on read).
 Sys::Mmap->new(my $text, 32, $file) or die "new: $!";
 $text = 'Hello from a mapped variable';       # writes over the start of the file
 substr($text, 0, 5) = 'HELLO';                # writes in place

@@ -63,6 +63,12 @@ struct map_options {
   bool locked = false;
   /// Non-zero: MAP_HUGETLB with this huge page size in bytes (a power of two, e.g. 2 MiB).
   std::size_t huge_page_size = 0;
+  /// Reserve one readable, zero-filled page right after the mapped pages, so the byte after
+  /// the region can always be read: code that expects a NUL after a string (Perl, C string
+  /// functions) never faults there. That byte is zero when the region ends at a page boundary
+  /// or at the end of the file; inside a file it is the file's next byte. Ignored with huge
+  /// pages.
+  bool trailing_zero_page = false;
 };
 
 /// Why a region cannot be mapped (see region_error).
@@ -165,6 +171,14 @@ class mapping {
   /// True when something is mapped.
   explicit operator bool() const noexcept { return data_ != nullptr; }
 
+  /// First byte of the pages the region lies in: data() rounded down to a page boundary
+  /// (nullptr when empty). The bytes between base() and data() belong to the file too.
+  std::byte* base() const noexcept { return static_cast<std::byte*>(base_); }
+  /// Bytes from base() to the end of the region: the mapped span a pointer may lie in.
+  std::size_t mapped_size() const noexcept {
+    return data_ == nullptr ? 0 : static_cast<std::size_t>(data_ - base()) + size_;
+  }
+
   /// File offset of the first byte of the region.
   std::uint64_t offset() const noexcept { return offset_; }
   /// True when the pages are writable.
@@ -201,9 +215,11 @@ class mapping {
   /// The page-aligned span holding [offset, offset + length) of the region.
   std::span<std::byte> pages_of(std::size_t offset, std::size_t length, const char* op) const;
 
-  void* base_ = nullptr;         // what mmap returned (page-aligned)
-  std::size_t base_length_ = 0;  // rounded up to the (huge) page size, as munmap needs
-  std::byte* data_ = nullptr;    // base_ + (offset_ % page size)
+  void* base_ = nullptr;  // what mmap returned (page-aligned)
+  // What reset() unmaps: rounded up to the (huge) page size, as munmap needs, plus the
+  // trailing zero page, if any.
+  std::size_t base_length_ = 0;
+  std::byte* data_ = nullptr;  // base_ + (offset_ % page size)
   std::size_t size_ = 0;
   std::uint64_t offset_ = 0;
   access_mode access_ = access_mode::none;

@@ -38,10 +38,18 @@ std::string semaphore_path(const std::string& name) {
   return std::string(shm_dir) + "/" + std::string(semaphore_prefix) + name.substr(1);
 }
 
+std::string lock_object_path(const std::string& name) {
+  return std::string(shm_dir) + shared_memory::lock_name(name);
+}
+
 // True for the files of /dev/shm that are not shared memory objects of their own: the
-// semaphores (of posixipc objects and any others).
+// semaphores (of posixipc objects and any others) and the lock objects of the core (named
+// after their object by shared_memory::lock_name, a name no object of ours can take; also
+// those that posixipc 1.0's unlink leaves behind).
 bool package_file(std::string_view entry) {
-  return entry.starts_with(semaphore_prefix);
+  static const std::string lock_suffix = shared_memory::lock_name("/x").substr(2);
+  return entry.starts_with(semaphore_prefix) ||
+         (entry.size() > lock_suffix.size() && entry.ends_with(lock_suffix));
 }
 
 bool exists(const std::string& path) {
@@ -135,7 +143,8 @@ void create(const create_options& o) {
   try {
     const std::uint64_t size = parse_size(o.size);
     const mode_t mode = o.mode ? parse_octal_permissions(*o.mode) : default_mode();
-    // The object and its semaphore are made whole, or not at all (the core undoes a half).
+    // The object, its semaphore and its lock object are made whole, or not at all (the core
+    // undoes a half).
     signals_held held;
     shared_memory::open(name, O_RDWR | O_CREAT | O_EXCL, mode, size);
   } catch (...) {
@@ -352,7 +361,8 @@ void rm(const std::vector<std::string>& arguments) {
   for (const std::string& name : names) {
     try {
       validate_ipc_name(name, ipc_kind::shared_memory);
-      if (!exists(object_path(name)) && !exists(semaphore_path(name))) {
+      if (!exists(object_path(name)) && !exists(semaphore_path(name)) &&
+          !exists(lock_object_path(name))) {
         throw_os_error(ENOENT, "shm_unlink", name);
       }
     } catch (...) {
@@ -362,7 +372,7 @@ void rm(const std::vector<std::string>& arguments) {
   signals_held held;
   for (const std::string& name : names) {
     try {
-      shared_memory::unlink(name);  // the object and its semaphore
+      shared_memory::unlink(name);  // the object, its semaphore and its lock object
     } catch (...) {
       throw failure_of_current_exception(name);
     }
@@ -380,7 +390,8 @@ void add_shm_commands(CLI::App& program) {
   c->add_flag("--json", *ls_json, "One JSON object per object and line");
 
   auto cr = std::make_shared<create_options>();
-  c = add_command(*shm, "create", "Create an object and its semaphore (fails if it exists)",
+  c = add_command(*shm, "create",
+                  "Create an object, its semaphore and its lock (fails if it exists)",
                   "shm create NAME --size N [--mode OCTAL]", [cr] { create(*cr); });
   c->add_option("NAME", cr->name, "Object name (/board; a missing leading / is added)")
       ->type_name("")
@@ -423,7 +434,8 @@ void add_shm_commands(CLI::App& program) {
   c->add_flag("--json", st->json, "One JSON object");
 
   auto names = std::make_shared<std::vector<std::string>>();
-  c = add_command(*shm, "rm", "Remove objects and their semaphores (none, if one cannot be)",
+  c = add_command(*shm, "rm",
+                  "Remove objects with their semaphores and locks (none, if one cannot be)",
                   "shm rm NAME...", [names] { rm(*names); });
   c->add_option("NAME", *names, "Object names")->type_name("")->required();
   accept_end_of_options(*c);

@@ -24,13 +24,6 @@ my $stress = ($ENV{MMIPC_STRESS} // '') !~ /\A0?\z/;
 my $calls = $ENV{MMIPC_FUZZ_CALLS} || ($stress ? 100000 : 5000);
 my $hang = $ENV{MMIPC_FUZZ_HANG} || 60;
 
-sub fd_count {
-  opendir(my $d, '/proc/self/fd') or die "/proc/self/fd: $!";
-  my $n = grep { /^\d+$/ } readdir $d;
-  closedir $d;
-  return $n - 1;    # less the directory handle itself
-}
-
 # Mappings of what the calls can map: the test's files, /dev/zero and anonymous shared
 # memory (shown as "/dev/zero (deleted)"). Private anonymous memory cannot be told from the
 # allocators' own, so it is counted only in the total.

@@ -17,13 +17,6 @@ my $file_count = $ENV{MMIPC_LEAK_COUNT} || ($stress ? 100000 : 10000);
 # Under AddressSanitizer freed memory waits in a quarantine, so RSS says nothing there.
 my $asan = ($ENV{LD_PRELOAD} // '') =~ /asan/;
 
-sub fds {
-  opendir(my $d, '/proc/self/fd') or die "/proc/self/fd: $!";
-  my $n = grep { /^\d+$/ } readdir $d;
-  closedir $d;
-  return $n;
-}
-
 sub maps {
   my ($pattern) = @_;
   open my $maps, '<', '/proc/self/maps' or die "/proc/self/maps: $!";
@@ -43,9 +36,9 @@ sub cycle {
   my ($name, $n, $ours, $body) = @_;
   my $warm = int($n / 10) || 1;
   $body->() for 1 .. $warm;
-  my ($fds, $maps, $rss) = (fds(), maps(), rss_kib());
+  my ($fds, $maps, $rss) = (fd_count(), maps(), rss_kib());
   $body->() for $warm + 1 .. $n;
-  my %change = (fds => fds() - $fds, maps => maps() - $maps, ours => maps($ours),
+  my %change = (fds => fd_count() - $fds, maps => maps() - $maps, ours => maps($ours),
     rss_kib => rss_kib() - $rss);
   diag("$name x $n: " . join(' ', map {"$_ $change{$_}"} sort keys %change));
   subtest "$name x $n: nothing left" => sub {

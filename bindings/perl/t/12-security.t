@@ -10,13 +10,6 @@ use MmapTest;
 use Sys::Mmap;
 use File::Temp ();
 
-sub fds {
-  opendir(my $d, '/proc/self/fd') or die "/proc/self/fd: $!";
-  my @fds = grep { /^\d+$/ } readdir $d;
-  closedir $d;
-  return scalar(@fds) - 1;
-}
-
 # What a child process holds open: "fd target" lines, read by the child itself.
 sub child_fds {
   my ($stdin) = @_;
@@ -34,14 +27,14 @@ my $file = "$dir/data";
   print {$fh} 'x' x 4096;
 }
 
-my $before = fds();
+my $before = fd_count();
 open my $fh, '+<', $file or die "$file: $!";
 mmap(my $shared, 0, PROT_READ | PROT_WRITE, MAP_SHARED, $fh);
 mmap(my $private, 100, PROT_READ, MAP_PRIVATE, $fh, 1);
 close $fh;
 Sys::Mmap->new(my $made, 4096, "$dir/made") or die;
 mmap(my $anon, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANON, STDOUT);
-is(fds(), $before, 'mappings hold no descriptor once made (new() closes its file too)');
+is(fd_count(), $before, 'mappings hold no descriptor once made (new() closes its file too)');
 
 my @ours = grep { m{\Q$dir\E} } @{ child_fds() };
 is_deeply(\@ours, [], 'a child process inherits nothing of the mappings');

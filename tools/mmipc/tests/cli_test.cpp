@@ -339,6 +339,7 @@ struct object {
   std::string bare() const { return name.substr(1); }
   std::string path() const { return "/dev/shm" + name; }
   std::string semaphore_path() const { return "/dev/shm/sem." + bare(); }
+  std::string lock_path() const { return "/dev/shm" + shared_memory::lock_name(name); }
 };
 
 bool exists(const std::string& path) {
@@ -1028,6 +1029,7 @@ TEST(CliShmTest, CreateMakesTheObjectAndItsSemaphore) {
   EXPECT_EQ(st.st_mode & 07777, 0600u);
   EXPECT_EQ(file_contents(s.path()), std::string(4096, '\0'));
   EXPECT_EQ(mmipc::named_semaphore::open(s.name, 0).value(), 1);
+  EXPECT_TRUE(exists(s.lock_path()));
 }
 
 TEST(CliShmTest, CreateRefusesAnExistingObjectAndASizeOfZero) {
@@ -1040,6 +1042,7 @@ TEST(CliShmTest, CreateRefusesAnExistingObjectAndASizeOfZero) {
                  "shared memory size must be positive");
   EXPECT_FALSE(exists(zero.path()));
   EXPECT_FALSE(exists(zero.semaphore_path()));
+  EXPECT_FALSE(exists(zero.lock_path()));
 }
 
 TEST(CliShmTest, WriteAndCatAtOffsetsAndLengths) {
@@ -1100,6 +1103,7 @@ TEST(CliShmTest, ReadingOrWritingAMissingObjectCreatesNothing) {
                  "No such file or directory");
   EXPECT_FALSE(exists(s.path()));
   EXPECT_FALSE(exists(s.semaphore_path()));
+  EXPECT_FALSE(exists(s.lock_path()));
 }
 
 TEST(CliShmTest, ANameWithASecondSlashIsRefusedByEveryCommand) {
@@ -1154,9 +1158,14 @@ TEST(CliShmTest, CatHexShowsWhatHexdumpShows) {
   }
 }
 
-TEST(CliShmTest, LsShowsObjectsButNotSemaphores) {
-  object with, without;
+TEST(CliShmTest, LsShowsObjectsButNotTheirSemaphoresNorLockObjects) {
+  object with, without, leftover;
   ASSERT_EQ(mmipc({"shm", "create", with.name, "--size", "4K", "--mode", "640"}).status, 0);
+  // posixipc 1.0's shm unlink removes the object and its semaphore, not the lock object.
+  ASSERT_EQ(mmipc({"shm", "create", leftover.name, "--size", "8"}).status, 0);
+  ASSERT_EQ(::shm_unlink(leftover.name.c_str()), 0);
+  ASSERT_EQ(::sem_unlink(leftover.name.c_str()), 0);
+  ASSERT_TRUE(exists(leftover.lock_path()));
   // An object made without the package has no semaphore; a lone semaphore is no object.
   const int fd = ::shm_open(without.name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
   ASSERT_GE(fd, 0);
@@ -1177,6 +1186,7 @@ TEST(CliShmTest, LsShowsObjectsButNotSemaphores) {
       ours.push_back(joined);
     }
     EXPECT_EQ(line.find("/sem."), std::string::npos) << line;
+    EXPECT_EQ(line.find(".lck "), std::string::npos) << line;
   }
   std::vector<std::string> expected = {with.name + " 4096 0640 " + owner + " yes",
                                        without.name + " 10 0600 " + owner + " no"};
@@ -1198,6 +1208,8 @@ TEST(CliShmTest, LsShowsObjectsButNotSemaphores) {
       std::string::npos)
       << json.out;
   EXPECT_EQ(json.out.find(lone.name), std::string::npos);
+  EXPECT_EQ(json.out.find(leftover.name), std::string::npos);
+  EXPECT_EQ(o.out.find(leftover.name), std::string::npos);
 }
 
 TEST(CliShmTest, StatShowsSizeModeOwnerAndTheSemaphoreHeldOrFree) {
@@ -1230,6 +1242,7 @@ TEST(CliShmTest, RmRemovesTheObjectsAndTheirSemaphores) {
   for (const object* s : {&a, &b}) {
     EXPECT_FALSE(exists(s->path()));
     EXPECT_FALSE(exists(s->semaphore_path()));
+    EXPECT_FALSE(exists(s->lock_path()));
   }
 }
 
@@ -1240,6 +1253,7 @@ TEST(CliShmTest, RmWithOneMissingNameRemovesNone) {
                  "No such file or directory");
   EXPECT_TRUE(exists(a.path()));
   EXPECT_TRUE(exists(a.semaphore_path()));
+  EXPECT_TRUE(exists(a.lock_path()));
 }
 
 TEST(CliShmTest, AnObjectWrittenByTclIsShownByCat) {

@@ -10,7 +10,8 @@ use File::Temp ();
 use POSIX ();
 use Test::More;
 
-our @EXPORT = qw(temp_file slurp dies_in_child run_in_child is_mapped);
+our @EXPORT = qw(temp_file slurp dies_in_child run_in_child is_mapped run_with_module original_module
+  fd_count);
 
 sub import {
   require Sys::Mmap;
@@ -42,6 +43,7 @@ sub temp_file {
 sub is_mapped {
   my ($address) = @_;
   open my $maps, '<', '/proc/self/maps' or die "/proc/self/maps: $!";
+  no warnings 'portable';    # 64-bit addresses
   while (<$maps>) {
     my ($from, $to) = /^([0-9a-f]+)-([0-9a-f]+)/ or next;
     return 1 if $address >= hex($from) && $address < hex($to);
@@ -49,11 +51,58 @@ sub is_mapped {
   return 0;
 }
 
+# The number of descriptors this process has open (from /proc/self/fd), not counting the one
+# used to list them.
+sub fd_count {
+  opendir(my $d, '/proc/self/fd') or die "/proc/self/fd: $!";
+  my $own = fileno($d);
+  my $n = grep { /^\d+$/ && (!defined $own || $_ != $own) } readdir $d;
+  closedir $d;
+  return $n;
+}
+
 sub slurp {
   my ($name) = @_;
   open my $fh, '<:raw', $name or die "$name: $!";
   local $/;
   return scalar <$fh>;
+}
+
+# Debian's Sys::Mmap 0.20 (libsys-mmap-perl), or undef when it is not installed.
+sub original_module {
+  require Config;
+  my $path = "$Config::Config{vendorarch}/Sys/Mmap.pm";
+  return -f $path ? $path : undef;
+}
+
+# Runs the Perl program $code in a new perl with `which` Sys::Mmap loaded and imported:
+# 'ours' (the module under test) or 'orig' (0.20, by its path, with no directory of ours in
+# @INC). Returns what it printed on STDOUT and STDERR, and its exit status.
+sub run_with_module {
+  my ($which, $code) = @_;
+  my $file = temp_file($code);
+  my @inc;
+  my $load;
+  if ($which eq 'ours') {
+    (my $root = $INC{'Sys/Mmap.pm'}) =~ s{/lib/Sys/Mmap\.pm\z}{};
+    @inc = ("-I$root/lib", "-I$root/arch");
+    $load = 'require Sys::Mmap; die "not ours\n" unless $INC{"Sys/Mmap.pm"} =~ m{blib/lib};';
+  } else {
+    my $path = original_module() or die "Sys::Mmap 0.20 is not installed\n";
+    $load = "die \"a Sys::Mmap is loaded\\n\" if exists \$INC{'Sys/Mmap.pm'}; require '$path';"
+      . " die \"not 0.20\\n\" unless \$Sys::Mmap::VERSION eq '0.20'; \$INC{'Sys/Mmap.pm'} = '$path';";
+  }
+  local $ENV{PERL5LIB};
+  # 0.20 is not built with the sanitizers of a sanitizer build (and frees a bad pointer at
+  # exit after an unaligned mapping): run it as Debian built it.
+  local $ENV{LD_PRELOAD} = $which eq 'ours' ? $ENV{LD_PRELOAD} : undef;
+  delete $ENV{LD_PRELOAD} unless defined $ENV{LD_PRELOAD};
+  my $prelude = "BEGIN { open STDERR, '>&', \\*STDOUT; \$| = 1; $load Sys::Mmap->import }";
+  open my $fh, '-|', $^X, @inc, '-e', "$prelude\n#line 1 \"program\"\n" . 'do $ARGV[0]; die $@ if $@', $file
+    or die "cannot run $^X: $!";
+  my $out = do { local $/; <$fh> };
+  close $fh;
+  return ($out // '', $?);
 }
 
 # Runs $code in a forked child; returns ($status, $output) where output is what the child
