@@ -228,6 +228,14 @@ void cat(const cat_options& o) {
   try {
     const std::uint64_t offset = parse_size(o.offset);
     const std::uint64_t asked = o.length ? parse_size(*o.length) : UINT64_MAX;
+    const auto past_end = [&](std::uint64_t size) {
+      return failure(name, "offset " + std::to_string(offset) + " is past the end of the object (" +
+                               std::to_string(size) + " bytes)");
+    };
+    // Checked before the open, which makes the semaphore and lock object of an object that
+    // lacks them: a command that fails makes nothing.
+    const auto size = static_cast<std::uint64_t>(status_of(name).st_size);
+    if (offset > size) throw past_end(size);
     shared_memory shm;
     {
       // Whatever the open makes for the exclusion (a missing semaphore) is made whole before
@@ -235,10 +243,7 @@ void cat(const cat_options& o) {
       signals_held held;
       shm = shared_memory::open(name, O_RDONLY);
     }
-    if (offset > shm.size()) {
-      throw failure(name, "offset " + std::to_string(offset) + " is past the end of the object (" +
-                              std::to_string(shm.size()) + " bytes)");
-    }
+    if (offset > shm.size()) throw past_end(shm.size());
     const std::uint64_t available = shm.size() - offset;
     const std::uint64_t total = std::min(asked, available);
     hex_dumper hex(offset);
@@ -288,6 +293,8 @@ void write(const write_options& o) {
     std::string data;
     if (o.data) {
       data = *o.data;
+      // Refused before the open, which makes what an object lacks for its lock.
+      if (data.size() > size - offset) throw refuse(data.size(), size);
     } else {
       // Standard input, up to one byte more than fits (which is enough to refuse it).
       const std::uint64_t room = size - offset;

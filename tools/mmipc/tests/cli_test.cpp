@@ -1106,6 +1106,30 @@ TEST(CliShmTest, ReadingOrWritingAMissingObjectCreatesNothing) {
   EXPECT_FALSE(exists(s.lock_path()));
 }
 
+// An object made by another program has no semaphore nor lock object: cat and write make
+// them (as posixipc does), but not when they fail.
+TEST(CliShmTest, FailingOnAnObjectOfAnotherProgramMakesNoSemaphoreNorLock) {
+  object s;
+  const int fd = ::shm_open(s.name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::ftruncate(fd, 8), 0);
+  ::close(fd);
+  expect_failure(mmipc({"shm", "cat", s.name, "--offset", "9"}), s.name,
+                 "offset 9 is past the end of the object (8 bytes)");
+  expect_failure(mmipc({"shm", "write", s.name, "123456789"}), s.name,
+                 "9 bytes at offset 0 do not fit in the object's 8 bytes (it never grows)");
+  expect_failure(mmipc({"shm", "write", s.name}, "123456789"), s.name,
+                 "standard input does not fit in the object's 8 bytes from offset 0 (it never "
+                 "grows)");
+  EXPECT_FALSE(exists(s.semaphore_path()));
+  EXPECT_FALSE(exists(s.lock_path()));
+  // What succeeds makes them.
+  EXPECT_EQ(mmipc({"shm", "write", s.name, "12345678"}).status, 0);
+  EXPECT_TRUE(exists(s.semaphore_path()));
+  EXPECT_TRUE(exists(s.lock_path()));
+  EXPECT_EQ(mmipc({"shm", "cat", s.name}).out, "12345678");
+}
+
 TEST(CliShmTest, ANameWithASecondSlashIsRefusedByEveryCommand) {
   object s;
   const std::string bad = s.name + "/x";
@@ -1591,9 +1615,9 @@ TEST(CliBadInputTest, RandomArgumentListsNeverCrashHangOrChangeAnythingWhenTheyF
   };
   const std::string prefix = "mmipc-clibad-" + std::to_string(::getpid()) + "-";
   // The only names that can make something: all removed at the end.
-  const std::vector<std::string> valid = {"/" + prefix + "q0", prefix + "q0",
-                                          "/" + prefix + "q1", "/" + prefix + "s0",
-                                          prefix + "s0",       "/" + prefix + "\xff\x01"};
+  const std::vector<std::string> valid = {
+      "/" + prefix + "q0", prefix + "q0",       "/" + prefix + "q1",      "/" + prefix + "s0",
+      prefix + "s0",       "/" + prefix + "s1", "/" + prefix + "\xff\x01"};
   const std::vector<std::string> invalid = {"",
                                             "/",
                                             "//",
@@ -1656,6 +1680,14 @@ TEST(CliBadInputTest, RandomArgumentListsNeverCrashHangOrChangeAnythingWhenTheyF
   const std::vector<std::string> size_values = {
       "0", "1", "8", "1K", "64K", "-1", "1T", "abc", "99999999999999999999", "0x10", ""};
   const std::vector<std::string> good_values = {"0", "1", "2", "8", "64", "1K", "0.05", "600"};
+  // One object made by another program: no semaphore, no lock object.
+  {
+    const std::string foreign = "/" + prefix + "s1";
+    const int fd = ::shm_open(foreign.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(::ftruncate(fd, 64), 0);
+    ::close(fd);
+  }
   std::map<std::string, int> seen;
   for (long call = 0; call < calls; ++call) {
     std::vector<std::string> args;
