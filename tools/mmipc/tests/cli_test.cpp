@@ -933,7 +933,7 @@ TEST(CliMqTest, LsListsEachQueueWithItsAttributesModeAndOwner) {
   if (!can_unshare()) GTEST_SKIP() << "unshare -im is not permitted here";
   outcome o = in_private_namespaces(
       "d=$(mktemp -d); mount -t mqueue none \"$d\"\n"
-      "\"$0\" mq create b-longer-name --maxmsg 10 --msgsize 8192\n"
+      "\"$0\" mq create b-longer-name --maxmsg 10 --msgsize 1K\n"
       "\"$0\" mq create a --maxmsg 2 --msgsize 100 --mode 600\n"
       "\"$0\" mq send a x\n"
       "\"$0\" mq ls; \"$0\" mq ls --json\n"
@@ -942,12 +942,12 @@ TEST(CliMqTest, LsListsEachQueueWithItsAttributesModeAndOwner) {
   const std::string owner = mmipc::cli::user_name(::getuid());
   const std::string group = mmipc::cli::group_name(::getgid());
   EXPECT_EQ(o.out, "/a             1  2  100 0600 " + owner + "\n" +
-                       "/b-longer-name 0 10 8192 0644 " + owner + "\n" +
+                       "/b-longer-name 0 10 1024 0644 " + owner + "\n" +
                        "{\"name\":\"/a\",\"messages\":1,\"max_messages\":2,\"message_size\":100,"
                        "\"mode\":\"0600\",\"owner\":\"" +
                        owner + "\",\"group\":\"" + group + "\"}\n" +
                        "{\"name\":\"/b-longer-name\",\"messages\":0,\"max_messages\":10,"
-                       "\"message_size\":8192,\"mode\":\"0644\",\"owner\":\"" +
+                       "\"message_size\":1024,\"mode\":\"0644\",\"owner\":\"" +
                        owner + "\",\"group\":\"" + group + "\"}\n");
   EXPECT_EQ(o.err, "");
 }
