@@ -1601,7 +1601,30 @@ long env_number(const char* name, long fallback) {
 // Random argument lists: every run ends with status 0, 1 (one line "mmipc: ...") or 2 (the
 // usage), never a crash or a sanitizer report; a run that waits ends at once on SIGINT; and
 // one that fails (or is interrupted) creates, removes and writes nothing.
+//
+// Random words become names (`mq create --json 64` makes "/64"): the test runs in IPC and
+// mount namespaces of its own, with a tmpfs on /dev/shm and the mqueue file system mounted on
+// /dev/shm/mq, so it sees every queue and object there is and the system's are out of reach.
+// Whatever a run made outside the few names kept is removed after it.
 TEST(CliBadInputTest, RandomArgumentListsNeverCrashHangOrChangeAnythingWhenTheyFail) {
+  const char* mqueue_dir = std::getenv("MMIPC_CLI_FUZZ_MQUEUE");
+  if (mqueue_dir == nullptr) {
+    if (!can_unshare()) {
+      GTEST_SKIP() << "needs private IPC and mount namespaces (unshare -im): random words "
+                      "become names, which must not reach the system's queues and objects";
+    }
+    process inside({"unshare", "-im", "/bin/bash", "-c",
+                    "mount -t tmpfs tmpfs /dev/shm && mkdir /dev/shm/mq && "
+                    "mount -t mqueue none /dev/shm/mq && "
+                    "MMIPC_CLI_FUZZ_MQUEUE=/dev/shm/mq exec \"$0\" "
+                    "--gtest_filter=CliBadInputTest.RandomArgumentLists*",
+                    std::filesystem::read_symlink("/proc/self/exe").string()});
+    const outcome o = inside.finish({}, std::chrono::seconds(850));
+    std::printf("%s", o.out.c_str());
+    EXPECT_EQ(o.status, 0) << o;
+    EXPECT_NE(o.out.find("[  PASSED  ] 1 test."), std::string::npos) << o;
+    return;
+  }
   const long seed = env_number("MMIPC_FUZZ_SEED", static_cast<long>(::time(nullptr) % 1000000));
   const bool stress = std::getenv("MMIPC_STRESS") != nullptr;
   // Each call is a process: far fewer than the Tcl worker's calls in the same time.
@@ -1645,18 +1668,36 @@ TEST(CliBadInputTest, RandomArgumentListsNeverCrashHangOrChangeAnythingWhenTheyF
 
   // What a failing run must leave as it was: the objects and semaphores (with the objects'
   // bytes) of /dev/shm, and the queues, that carry the prefix.
+  // What a failing run must leave as it was: every object and semaphore of /dev/shm (with
+  // the objects' bytes) and every queue: all are this test's.
   const auto snapshot = [&] {
     std::map<std::string, std::string> state;
     for (const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
+      if (!entry.is_regular_file()) continue;  // the mqueue mount point
       const std::string name = entry.path().filename().string();
-      if (name.find(prefix) == std::string::npos) continue;
       state["shm " + name] = name.starts_with("sem.") ? "" : file_contents(entry.path());
     }
-    for (const std::string& name : valid) {
-      const std::string full = mmipc::cli::ipc_name(name);
-      if (queue_exists(full)) state["mq " + full] = "";
+    for (const auto& entry : std::filesystem::directory_iterator(mqueue_dir)) {
+      state["mq " + entry.path().filename().string()] = "";
     }
     return state;
+  };
+  // Removes what a run made under any name but the valid ones (so the queues never take more
+  // than a few of the per-user budget).
+  const auto remove_strays = [&] {
+    std::set<std::string> kept;
+    for (const std::string& name : valid) kept.insert(mmipc::cli::ipc_name(name).substr(1));
+    for (const auto& entry : std::filesystem::directory_iterator(mqueue_dir)) {
+      const std::string name = entry.path().filename().string();
+      if (!kept.contains(name)) ::mq_unlink(("/" + name).c_str());
+    }
+    for (const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
+      std::string name = entry.path().filename().string();
+      if (!entry.is_regular_file()) continue;
+      if (name.starts_with("sem.")) name.erase(0, 4);
+      if (name.ends_with(".lck")) name.erase(name.size() - 4);
+      if (!kept.contains(name)) std::filesystem::remove(entry.path());
+    }
   };
 
   // Mostly well-formed commands with bad or extreme values (to reach the commands
@@ -1755,20 +1796,13 @@ TEST(CliBadInputTest, RandomArgumentListsNeverCrashHangOrChangeAnythingWhenTheyF
       EXPECT_EQ(snapshot(), before) << o;
     }
     ++seen[interrupted ? "interrupted" : "status " + std::to_string(o.status)];
+    remove_strays();
     if (HasFailure()) break;
   }
   std::string summary;
   for (const auto& [what, count] : seen) summary += " " + what + ": " + std::to_string(count);
   std::printf("cli bad input:%s\n", summary.c_str());
-  // Everything made is removed.
-  for (const std::string& name : valid) {
-    const std::string full = mmipc::cli::ipc_name(name);
-    ::mq_unlink(full.c_str());
-    try {
-      shared_memory::unlink(full);
-    } catch (const std::exception&) {
-    }
-  }
+  // Everything made goes with the namespaces.
 }
 
 }  // namespace
