@@ -21,17 +21,20 @@ run() {
   "$@" 2>&1 | sed 's/^/    /'
 }
 
+server=
+# Removes what this demonstration made, whatever stopped it (each name on its own: rm removes
+# nothing when one of its names is missing).
+cleanup() {
+  [[ -z $server ]] || kill "$server" 2>/dev/null || true
+  for queue in "$requests" "$replies"; do "$mmipc" mq rm "$queue" 2>/dev/null || true; done
+  "$mmipc" shm rm "$board" 2>/dev/null || true
+}
+trap cleanup EXIT
 "$mmipc" mq create "$requests" --maxmsg 4 --msgsize 256 --mode 600
 "$mmipc" mq create "$replies" --maxmsg 4 --msgsize 256 --mode 600
 "$mmipc" shm create "$board" --size 256 --mode 600
 "$tclsh" "$here/../tcl/posixipc-server.tcl" "$requests" "$replies" "$board" &
 server=$!
-cleanup() {
-  kill "$server" 2>/dev/null || true
-  "$mmipc" mq rm "$requests" "$replies" 2>/dev/null || true
-  "$mmipc" shm rm "$board" 2>/dev/null || true
-}
-trap cleanup EXIT
 echo "queues made by mmipc; Tcl server $server started on them"
 
 # The server reads with gets, so a request carries its newline ($'...\n'); each reply is a
