@@ -23,12 +23,14 @@ my %group_title = (
   tcl      => '1. Tcl `mmap` channel vs Tcl file channel vs memcpy (file hot in the page cache)',
   posixipc => '2. `posixipc` (Tcl) vs raw C++ `mq_*` / memcpy, and the C++ `message_queue`',
   perl     => '3. `Sys::Mmap`: ours vs Debian\'s 0.20 vs File::Map (separate perl processes)',
-  cxx      => '4. C++: `mmipc::mapping`/`cursor` vs pread, std::ifstream, Boost.Interprocess',
+  cxx      => '4. C++: `mmipc::mapping`/`cursor` vs pread, std::ifstream, Boost.Interprocess; `mmipc::ring_log` vs write(2), spdlog',
 );
 my @group_order = qw(tcl posixipc perl cxx);
 
 # The issue's targets: in each case matching `case`, every contender matching `fast` must be
 # `op` `threshold` times faster than the contender matching `slow` (ratio = slow / fast).
+# With `slow` undef, `threshold` is a time in ns that `fast` must not exceed (ratio =
+# threshold / its time, met when >= 1).
 # `tie` is ">= threshold" where a ratio within 3% below it counts as a tie: "no slower than"
 # between contenders that run the same code path (the same Perl opcode on the same memory)
 # would otherwise be decided by noise. `under` is an absolute target instead: the median time
@@ -72,6 +74,16 @@ my @targets = (
    'new() variable shortening s///: faster than 0.20 (tied)'],
   ['perl', qr/^map\+unmap/, qr/\(ours\)/, qr/File::Map/, 'tie', 1.0,
    'map+unmap 1 MiB: no slower than File::Map'],
+  ['cxx', qr/^ring log append of a 64 B record/, qr/^mmipc ring_log, 1 writer$/, undef, '>=', 100,
+   'ring log append of a 64 B record, one writer: at least 10 million records/s (100 ns each)'],
+  ['cxx', qr/^ring log append of a 64 B record/, qr/^mmipc ring_log, 1 writer$/,
+   qr/^write\(2\) of each line, O_APPEND file$/, '>=', 5.0,
+   'ring log append, one writer: >= 5x faster than write(2) of each line to an O_APPEND file'],
+  ['cxx', qr/^ring log append of a 64 B record/, qr/^mmipc ring_log, 1 writer$/, qr/^spdlog/, '>', 1.0,
+   'ring log append, one writer: faster than spdlog\'s file sink flushing each line'],
+  ['cxx', qr/^ring log append of a 64 B record/, qr/^mmipc ring_log, 4 writer processes$/,
+   qr/^mmipc ring_log, 1 writer$/, '>=', 0.5,
+   'ring log append, four writer processes at once: aggregate >= half of one writer\'s'],
 );
 
 my (%samples, %role, %bytes, @cases, %seen_case, %contenders, %notes);
@@ -178,6 +190,15 @@ for my $t (@targets) {
       next;
     }
     for my $fast (grep { $_ =~ $fast_re } @who) {
+      if (!defined $slow_re) {
+        # An absolute target: at most `threshold` ns per operation.
+        my $ns = $median{"$group\t$case\t$fast"};
+        my $r = $threshold / $ns;
+        push @rows, sprintf "| %s | %s: %s vs %s | %.2f | %s |\n", $text, $case, $fast,
+          fmt_time($threshold), $r, $r >= 1 ? 'met' : '**missed**';
+        $found++;
+        next;
+      }
       for my $slow (grep { $_ =~ $slow_re } @who) {
         my $r = $median{"$group\t$case\t$slow"} / $median{"$group\t$case\t$fast"};
         my $ok = $op eq '>' ? $r > $threshold : $r >= $threshold;

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "guarded_access.hpp"
+#include "lost_pages.hpp"
 #include "mmipc/error.hpp"
 
 namespace mmipc {
@@ -23,8 +25,9 @@ struct recovery_point {
   // Page-rounded [begin, end) of the destination and of the source.
   std::uintptr_t begin[2];
   std::uintptr_t end[2];
-  recovery_point* outer;  // a guarded copy interrupted by a handler that made another one
-  volatile int si_code;   // written by the SIGBUS handler before it jumps back
+  recovery_point* outer;         // a guarded copy interrupted by a handler that made another one
+  volatile int si_code;          // written by the SIGBUS handler before it jumps back
+  void* volatile fault_address;  // likewise: where the fault was, to explain it afterwards
 };
 
 // initial-exec: the handler reads this, and a dynamic TLS access may allocate on a thread's
@@ -90,11 +93,16 @@ void chain(int sig, siginfo_t* info, void* context) {
 }
 
 void on_sigbus(int sig, siginfo_t* info, void* context) {
-  recovery_point* point = current_point;
-  if (point != nullptr && recoverable(info) &&
-      covers(point, reinterpret_cast<std::uintptr_t>(info->si_addr))) {
-    point->si_code = info->si_code;
-    siglongjmp(point->env, 1);
+  // The innermost recovery point that covers the address: a guarded section over a whole
+  // mapping may hold a narrower guarded copy inside it.
+  if (recoverable(info)) {
+    for (recovery_point* point = current_point; point != nullptr; point = point->outer) {
+      if (covers(point, reinterpret_cast<std::uintptr_t>(info->si_addr))) {
+        point->si_code = info->si_code;
+        point->fault_address = info->si_addr;
+        siglongjmp(point->env, 1);
+      }
+    }
   }
   chain(sig, info, context);
 }
@@ -105,6 +113,27 @@ void set_range(recovery_point& point, int i, const void* p, std::size_t n) {
   point.begin[i] = first & mask;
   point.end[i] = ((first + n - 1) & mask) + page_size();
 }
+
+// Back from the handler: withdraw the recovery point and let SIGBUS through again. The
+// handler left by siglongjmp, so SIGBUS is still blocked as it is inside a handler; with it
+// blocked, the next fault would kill the process outright.
+void after_fault(const recovery_point& point) {
+  current_point = point.outer;
+  sigset_t bus;
+  sigemptyset(&bus);
+  sigaddset(&bus, SIGBUS);
+  ::pthread_sigmask(SIG_UNBLOCK, &bus, nullptr);
+}
+
+bool overlap(const void* a, const void* b, std::size_t n) {
+  const auto x = reinterpret_cast<std::uintptr_t>(a);
+  const auto y = reinterpret_cast<std::uintptr_t>(b);
+  return x < y + n && y < x + n;
+}
+
+// How often a copy whose page may have come back (detail::page_loss::came_back) is tried
+// again before the page is declared impossible to back.
+constexpr int came_back_tries = 16;
 
 }  // namespace
 
@@ -117,8 +146,15 @@ lost_pages_error::lost_pages_error(int err, std::string_view op, std::string_vie
 }
 
 const char* lost_pages_error::explanation() const noexcept {
-  return error_number() == EFAULT ? "the mapped file shrank under the mapping"
-                                  : "I/O error on the mapped file's storage";
+  // The one wording of the three cases (src/lost_pages.cpp tells them apart).
+  switch (error_number()) {
+    case EFAULT:
+      return "the mapped file shrank under the mapping";
+    case ENOSPC:
+      return "no space left on the device for a page of this sparse file";
+    default:
+      return "I/O error on the mapped file's storage";
+  }
 }
 
 void install_sigbus_guard() {
@@ -144,31 +180,61 @@ void guarded_copy(void* dst, const void* src, std::size_t n, std::string_view op
   if (n == 0) return;
   if (!installed.load(std::memory_order_acquire)) install_sigbus_guard();
 
+  // A copy between distinct bytes can be made again whole, so a page that came back after
+  // the fault (the file shrank and grew again) is worth another try.
+  const int tries = overlap(dst, src, n) ? 1 : came_back_tries;
+  for (int attempt = 1;; ++attempt) {
+    recovery_point point;
+    set_range(point, 0, dst, n);
+    set_range(point, 1, src, n);
+    point.outer = current_point;
+    point.si_code = 0;
+    point.fault_address = nullptr;
+    // savemask 0: no system call on the fast path; the failure path restores the mask itself.
+    if (sigsetjmp(point.env, 0) == 0) {
+      current_point = &point;
+      // The handler must see the recovery point before the first byte is touched, and the
+      // copy must be over before it is withdrawn: keep the compiler from moving either store.
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+      std::memmove(dst, src, n);
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+      current_point = point.outer;
+      return;
+    }
+    after_fault(point);
+    const auto loss = detail::explain_lost_page(point.fault_address, point.si_code);
+    if (loss != detail::page_loss::came_back || attempt >= tries) {
+      detail::throw_lost_page(loss, op, name);
+    }
+  }
+}
+
+void detail::guarded_call(const void* begin, std::size_t n, std::string_view op,
+                          std::string_view name, void (*body)(void*), void* context) {
+  if (!installed.load(std::memory_order_acquire)) install_sigbus_guard();
   recovery_point point;
-  set_range(point, 0, dst, n);
-  set_range(point, 1, src, n);
+  set_range(point, 0, begin, n == 0 ? 1 : n);
+  point.begin[1] = point.end[1] = 0;  // one range only
   point.outer = current_point;
   point.si_code = 0;
-  // savemask 0: no system call on the fast path; the failure path restores the mask itself.
+  point.fault_address = nullptr;
   if (sigsetjmp(point.env, 0) == 0) {
     current_point = &point;
-    // The handler must see the recovery point before the first byte is touched, and the copy
-    // must be over before it is withdrawn: keep the compiler from moving either store.
     std::atomic_signal_fence(std::memory_order_seq_cst);
-    std::memmove(dst, src, n);
+    try {
+      body(context);
+    } catch (...) {
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+      current_point = point.outer;
+      throw;
+    }
     std::atomic_signal_fence(std::memory_order_seq_cst);
     current_point = point.outer;
     return;
   }
-
-  current_point = point.outer;
-  // The handler left by siglongjmp, so SIGBUS is still blocked as it is inside a handler.
-  // Unblock it: with SIGBUS blocked, the next fault would kill the process outright.
-  sigset_t bus;
-  sigemptyset(&bus);
-  sigaddset(&bus, SIGBUS);
-  ::pthread_sigmask(SIG_UNBLOCK, &bus, nullptr);
-  throw lost_pages_error(point.si_code == BUS_ADRERR ? EFAULT : EIO, op, name);
+  after_fault(point);
+  // The body cannot be run again (it is not a copy): the page is lost, whatever the reason.
+  detail::throw_lost_page(detail::explain_lost_page(point.fault_address, point.si_code), op, name);
 }
 
 std::size_t guarded_copy_prefix(void* dst, const void* src, std::size_t n, std::string_view op,

@@ -15,6 +15,11 @@ namespace {
   throw std::invalid_argument(message);
 }
 
+// A bad value of the argument or option named `argument`.
+[[noreturn]] void fail(std::string_view argument, std::string message) {
+  throw argument_error(message, argument);
+}
+
 std::string quoted(std::string_view text) {
   return "\"" + std::string(text) + "\"";
 }
@@ -46,6 +51,22 @@ std::string option_name(ipc_kind kind) {
   return kind == ipc_kind::message_queue ? "queue" : "shared memory";
 }
 
+std::vector<std::string> split_at_white_space(std::string_view text) {
+  std::vector<std::string> words;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && is_space(text[i])) ++i;
+    std::size_t start = i;
+    while (i < text.size() && !is_space(text[i])) ++i;
+    if (i > start) words.emplace_back(text.substr(start, i - start));
+  }
+  return words;
+}
+
+long long read_integer(const argument_syntax& syntax, std::string_view text) {
+  return syntax.integer ? syntax.integer(text) : parse_integer(text);
+}
+
 }  // namespace
 
 bool is_access_word(std::string_view text) noexcept {
@@ -74,8 +95,8 @@ open_access parse_access_word(std::string_view word) {
     if (e.word == word) return {e.flags, word.find('b') != std::string_view::npos};
   }
   // Verbatim from posixipc 1.0, missing comma included: scripts may match on it.
-  fail("unknown open mode, " + quoted(word) +
-       ": should be one of r, r+ rb, rb+, w, w+, wb, or wb+");
+  fail("access", "unknown open mode, " + quoted(word) +
+                     ": should be one of r, r+ rb, rb+, w, w+, wb, or wb+");
 }
 
 open_access parse_access_flags(std::span<const std::string_view> flags) {
@@ -100,25 +121,22 @@ open_access parse_access_flags(std::span<const std::string_view> flags) {
     } else if (flag == "BINARY") {
       access.binary = true;
     } else {
-      fail("invalid access mode " + quoted(flag) +
-           ": must be BINARY, CREAT, EXCL, NONBLOCK, RDONLY, RDWR, or WRONLY");
+      fail("access", "invalid access mode " + quoted(flag) +
+                         ": must be BINARY, CREAT, EXCL, NONBLOCK, RDONLY, RDWR, or WRONLY");
     }
   }
   // Counting (rather than testing bits) also catches "RDONLY RDONLY" and "RDONLY WRONLY".
-  if (modes != 1) fail("access mode must specify exactly one of RDONLY, WRONLY, or RDWR");
+  if (modes != 1) {
+    fail("access", "access mode must specify exactly one of RDONLY, WRONLY, or RDWR");
+  }
   return access;
 }
 
-open_access parse_access(std::string_view text) {
+open_access parse_access(std::string_view text, const argument_syntax& syntax) {
   if (is_access_word(text)) return parse_access_word(text);
-  std::vector<std::string_view> flags;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && is_space(text[i])) ++i;
-    std::size_t start = i;
-    while (i < text.size() && !is_space(text[i])) ++i;
-    if (i > start) flags.push_back(text.substr(start, i - start));
-  }
+  const std::vector<std::string> words =
+      syntax.list ? syntax.list(text) : split_at_white_space(text);
+  const std::vector<std::string_view> flags(words.begin(), words.end());
   return parse_access_flags(flags);
 }
 
@@ -170,9 +188,9 @@ long long parse_integer(std::string_view text) {
   return static_cast<long long>(value);
 }
 
-mode_t parse_permissions(std::string_view text) {
-  long long value = parse_integer(text);
-  if (value < 0 || value > max_permissions) fail(bad_permissions(text));
+mode_t parse_permissions(std::string_view text, const argument_syntax& syntax) {
+  long long value = read_integer(syntax, text);
+  if (value < 0 || value > max_permissions) fail("permissions", bad_permissions(text));
   return static_cast<mode_t>(value);
 }
 
@@ -180,39 +198,48 @@ mode_t parse_octal_permissions(std::string_view text) {
   // Digits only (no sign, no white space, no prefix): at most 5 of them with a leading 0.
   if (text.empty() || text.size() > 5 ||
       text.find_first_not_of("01234567") != std::string_view::npos) {
-    fail(bad_permissions(text) + " in octal");
+    fail("permissions", bad_permissions(text) + " in octal");
   }
   long long value = 0;
   for (char c : text) value = value * 8 + (c - '0');
-  if (value > max_permissions) fail(bad_permissions(text) + " in octal");
+  if (value > max_permissions) fail("permissions", bad_permissions(text) + " in octal");
   return static_cast<mode_t>(value);
 }
 
 void validate_ipc_name(std::string_view name, ipc_kind kind) {
-  std::string what = kind == ipc_kind::message_queue   ? "message queue"
+  const bool queue = kind == ipc_kind::message_queue;
+  std::string what = queue                             ? "message queue"
                      : kind == ipc_kind::shared_memory ? "shared memory"
                                                        : "semaphore";
+  // The errno the system gives for each fault: mq_open's for a queue (measured on Linux 6),
+  // sem_open's EINVAL for the others (the semaphore is what posixipc opens first).
+  auto refuse = [&](const std::string& message, int queue_errno) {
+    throw invalid_name_error(message, name, queue ? queue_errno : EINVAL);
+  };
   // Checked first: a NUL would cut the message short, so the name is not quoted then.
   if (name.find('\0') != std::string_view::npos) {
-    fail("invalid " + what + " name: contains a NUL character");
+    refuse("invalid " + what + " name: contains a NUL character", EINVAL);
   }
   std::string prefix = "invalid " + what + " name " + quoted(name) + ": ";
-  if (name.empty() || name.front() != '/' || name.find('/', 1) != std::string_view::npos) {
-    fail(prefix + "must start with \"/\" and contain no other \"/\"");
+  if (name.empty() || name.front() != '/') {
+    refuse(prefix + "must start with \"/\" and contain no other \"/\"", EINVAL);
+  }
+  if (name.find('/', 1) != std::string_view::npos) {
+    refuse(prefix + "must start with \"/\" and contain no other \"/\"", EACCES);
   }
   std::string_view rest = name.substr(1);
-  if (rest.empty() || rest == "." || rest == "..") {
-    fail(prefix + "needs a name after the \"/\"");
-  }
+  if (rest.empty()) refuse(prefix + "needs a name after the \"/\"", ENOENT);
+  if (rest == "." || rest == "..") refuse(prefix + "needs a name after the \"/\"", EACCES);
   // Queues live directly under NAME_MAX; shm objects and their semaphores ("sem." + name)
-  // share a tighter bound so an object and its semaphore always fit.
-  const std::size_t max = kind == ipc_kind::message_queue ? 255 : 251;
+  // share a tighter bound so an object and its semaphore always fit. The system counts bytes.
+  const std::size_t max = queue ? 255 : 251;
   if (rest.size() > max) {
-    fail(prefix + "longer than " + std::to_string(max) + " characters after the \"/\"");
+    refuse(prefix + "longer than " + std::to_string(max) + " bytes after the \"/\"", ENAMETOOLONG);
   }
 }
 
-open_request parse_open_request(ipc_kind kind, std::span<const std::string_view> args) {
+open_request parse_open_request(ipc_kind kind, std::span<const std::string_view> args,
+                                const argument_syntax& syntax) {
   open_request request;
   std::size_t i = 0;
   const bool mq = kind == ipc_kind::message_queue;
@@ -223,37 +250,42 @@ open_request parse_open_request(ipc_kind kind, std::span<const std::string_view>
       break;
     }
     if (mq && (option == "-curmsgs" || option == "-lastpriority")) {
-      fail("option, " + std::string(option) +
-           ", cannot be set on open: should be one of: -maxmsg, -msgsize, or -priority");
+      throw option_error("option, " + std::string(option) +
+                             ", cannot be set on open: should be one of: -maxmsg, -msgsize, or "
+                             "-priority",
+                         option, false);
     }
     const bool known = mq ? option == "-maxmsg" || option == "-msgsize" || option == "-priority"
                           : option == "-size";
     if (!known) {
-      fail("bad option " + quoted(option) +
-           ": should be one of: " + (mq ? "-maxmsg, -msgsize, or -priority" : "-size"));
+      throw option_error("bad option " + quoted(option) + ": should be one of: " +
+                             (mq ? "-maxmsg, -msgsize, or -priority" : "-size"),
+                         option, true);
     }
     if (i + 1 >= args.size()) throw usage_error("value for " + quoted(option) + " missing");
-    long long value = parse_integer(args[i + 1]);
+    long long value = read_integer(syntax, args[i + 1]);
     i += 2;
     if (!mq) {
-      if (value < 0) fail("shared memory size must be positive");
+      if (value < 0) fail(option, "shared memory size must be positive");
       request.size = static_cast<std::uint64_t>(value);
       continue;
     }
-    if (value < 0) {
-      fail("negative values for option, " + quoted(option) + ", are not allowed: got " +
-           std::to_string(value));
-    }
     if (option == "-priority") {
+      if (value < 0) {
+        fail(option, "negative values for option, " + quoted(option) + ", are not allowed: got " +
+                         std::to_string(value));
+      }
       // mq_send refuses priorities from MQ_PRIO_MAX (32768) up; say so now, not at each send.
       if (value >= 32768) {
-        fail("invalid message priority " + std::to_string(value) +
-             ": must be less than 32768 (MQ_PRIO_MAX)");
+        fail(option, "invalid message priority " + std::to_string(value) +
+                         ": must be less than 32768 (MQ_PRIO_MAX)");
       }
       request.priority = static_cast<unsigned>(value);
-    } else if (value > LONG_MAX) {
-      fail("integer value too large to represent: " + quoted(args[i - 1]));
+    } else if (value > LONG_MAX || value < LONG_MIN) {
+      fail(option, "integer value too large to represent: " + quoted(args[i - 1]));
     } else if (option == "-maxmsg") {
+      // Any value: the system refuses one it cannot create a queue with (EINVAL), and
+      // ignores it when the queue exists, as posixipc 1.0 did.
       request.max_messages = static_cast<long>(value);
     } else {
       request.message_size = static_cast<long>(value);
@@ -263,10 +295,12 @@ open_request parse_open_request(ipc_kind kind, std::span<const std::string_view>
   if (positional < 1 || positional > 3) {
     throw usage_error(std::string("wrong # args: ") + option_name(kind));
   }
+  // The name last: posixipc 1.0 read access and permissions first, and the name reached the
+  // system only when it opened the object.
+  if (positional >= 2) request.access = parse_access(args[i + 1], syntax);
+  if (positional >= 3) request.permissions = parse_permissions(args[i + 2], syntax);
   request.name = std::string(args[i]);
   validate_ipc_name(request.name, kind);
-  if (positional >= 2) request.access = parse_access(args[i + 1]);
-  if (positional >= 3) request.permissions = parse_permissions(args[i + 2]);
   return request;
 }
 

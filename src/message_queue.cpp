@@ -281,25 +281,48 @@ mq_attributes message_queue::attributes() const {
   return {attr.mq_maxmsg, attr.mq_msgsize, attr.mq_curmsgs, (attr.mq_flags & O_NONBLOCK) != 0};
 }
 
+template <class Receive>
+std::optional<std::size_t> message_stream::read_with(const message_queue& queue,
+                                                     std::span<std::byte> out, unsigned& priority,
+                                                     Receive&& receive) {
+  if (out.empty()) return 0;
+  if (!pending()) {
+    const auto size = static_cast<std::size_t>(queue.message_size());
+    // Room for any message: receive straight into the caller's buffer. A failed receive
+    // reports nothing, so whatever it left in `out` is never counted.
+    if (out.size() >= size) return receive(out, &priority);
+    // Otherwise receive whole into our buffer, and mark its bytes readable only once the
+    // receive succeeded: a failure must leave nothing pending (issue 14: the zero-filled or
+    // stale buffer was handed out as data after EAGAIN).
+    begin_ = end_ = 0;
+    buffer_.resize(size);
+    unsigned got_priority = 0;
+    const std::optional<std::size_t> got = receive(std::span(buffer_), &got_priority);
+    if (!got) return std::nullopt;
+    end_ = *got;
+    priority = got_priority;
+    if (end_ == 0) return 0;  // an empty message: end of file
+  }
+  const std::size_t n = std::min(out.size(), end_ - begin_);
+  std::memcpy(out.data(), buffer_.data() + begin_, n);
+  begin_ += n;
+  return n;
+}
+
 std::size_t message_stream::read(const message_queue& queue, std::span<std::byte> out,
                                  unsigned& priority) {
-  if (out.empty()) return 0;
-  while (!pending()) {
-    const auto size = static_cast<std::size_t>(queue.message_size());
-    if (out.size() >= size) {
-      // Room for any message: receive straight into the caller's buffer.
-      const std::size_t n = queue.receive(out, &priority);
-      if (n > 0) return n;
-      continue;
-    }
-    rest_.resize(size);
-    pos_ = 0;
-    rest_.resize(queue.receive(rest_, &priority));
-  }
-  const std::size_t n = std::min(out.size(), rest_.size() - pos_);
-  std::memcpy(out.data(), rest_.data() + pos_, n);
-  pos_ += n;
-  return n;
+  return *read_with(queue, out, priority,
+                    [&](std::span<std::byte> into, unsigned* p) -> std::optional<std::size_t> {
+                      return queue.receive(into, p);
+                    });
+}
+
+std::optional<std::size_t> message_stream::read(const message_queue& queue,
+                                                std::span<std::byte> out, unsigned& priority,
+                                                std::chrono::milliseconds timeout) {
+  return read_with(queue, out, priority, [&](std::span<std::byte> into, unsigned* p) {
+    return queue.receive(into, p, timeout);
+  });
 }
 
 }  // namespace mmipc

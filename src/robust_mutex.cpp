@@ -1,11 +1,13 @@
 #include "mmipc/robust_mutex.hpp"
 
 #include <linux/futex.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <climits>
 
 #include "deadline.hpp"
 
@@ -55,6 +57,20 @@ std::optional<lock_status> interpret(int err, const char* op) {
   }
 }
 
+// The kind glibc records in a mutex initialised with mutex_attributes.
+int expected_kind() {
+  static const int kind = [] {
+    const mutex_attributes attributes;
+    pthread_mutex_t reference;
+    const int err = ::pthread_mutex_init(&reference, &attributes.attr);
+    if (err != 0) throw_os_error(err, "pthread_mutex_init");
+    const int value = reference.__data.__kind;
+    ::pthread_mutex_destroy(&reference);
+    return value;
+  }();
+  return kind;
+}
+
 }  // namespace
 
 robust_mutex::robust_mutex() {
@@ -63,19 +79,57 @@ robust_mutex::robust_mutex() {
   if (err != 0) throw_os_error(err, "pthread_mutex_init");
 }
 
+// No wait on the futex lasts longer than this. An unlock wakes one waiter; a waiter that is
+// woken and then killed before it takes the mutex takes that wake-up with it, and the kernel
+// passes it on only when it cleans up after a dead *holder*. Another waiter would then sleep
+// until an unlock that sees it waiting, which may never come (a new locker takes the free
+// mutex without the waiters bit). Waking every slice to look again bounds that loss; a free
+// mutex never waits at all.
+constexpr std::chrono::milliseconds wake_slice{10};
+
 lock_status robust_mutex::lock() {
-  // pthread_mutex_lock is not interrupted by signals (it restarts by itself).
-  return *interpret(::pthread_mutex_lock(&mutex_), "pthread_mutex_lock");
+  return *try_lock_for_ns(forever);
 }
 
 std::optional<lock_status> robust_mutex::try_lock() {
-  return interpret(::pthread_mutex_trylock(&mutex_), "pthread_mutex_trylock");
+  const int err = ::pthread_mutex_trylock(&mutex_);
+  if (err == ENOTRECOVERABLE) {
+    // glibc's trylock (2.36) learns that a mutex is not recoverable only after taking its word,
+    // and then does not give the word back (it compares the wrong value before unlocking):
+    // the mutex would stay held by this thread, and the next attempt say EDEADLK instead of
+    // ENOTRECOVERABLE. Give it back, waking whoever waits, as pthread_mutex_lock would.
+    std::atomic_ref<int> word(mutex_.__data.__lock);
+    int seen = word.load();
+    while ((static_cast<unsigned>(seen) & FUTEX_TID_MASK) == static_cast<unsigned>(::gettid())) {
+      if (word.compare_exchange_weak(seen, 0)) {
+        if ((static_cast<unsigned>(seen) & FUTEX_WAITERS) != 0) {
+          ::syscall(SYS_futex, &mutex_.__data.__lock, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+        }
+        break;
+      }
+    }
+  }
+  return interpret(err, "pthread_mutex_trylock");
 }
 
 std::optional<lock_status> robust_mutex::try_lock_for_ns(std::chrono::nanoseconds timeout) {
-  if (timeout == forever) return lock();
-  // CLOCK_MONOTONIC: a change of the wall clock cannot stretch or cut the wait.
-  const timespec at = detail::deadline_after(CLOCK_MONOTONIC, timeout);
+  if (auto got = try_lock()) return got;
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  // A timeout that would run past the clock's range is as good as forever.
+  const bool endless =
+      timeout >= clock::duration::max() - start.time_since_epoch() || timeout == forever;
+  const auto end = endless ? clock::time_point::max() : start + timeout;
+  for (;;) {
+    const auto left = endless ? clock::duration(wake_slice) : end - clock::now();
+    if (left <= clock::duration::zero()) return std::nullopt;
+    if (auto got = lock_within(std::min<clock::duration>(left, wake_slice))) return got;
+  }
+}
+
+std::optional<lock_status> robust_mutex::lock_within(std::chrono::nanoseconds slice) {
+  // CLOCK_MONOTONIC (steady_clock's): a change of the wall clock cannot stretch or cut it.
+  const timespec at = detail::deadline_after(CLOCK_MONOTONIC, slice);
 #if defined(MMIPC_THREAD_SANITIZER)
   // ThreadSanitizer intercepts pthread_mutex_lock and _timedlock but not _clocklock: tell it
   // about this lock too, or it reports the unlock as one of a mutex nobody locked.
@@ -106,6 +160,36 @@ bool robust_mutex::held_by_this_thread() const noexcept {
   // low bits of the mutex word.
   const auto word = std::atomic_ref<const int>(mutex_.__data.__lock).load();
   return (static_cast<unsigned>(word) & FUTEX_TID_MASK) == static_cast<unsigned>(::gettid());
+}
+
+pid_t robust_mutex::holder() const noexcept {
+  const auto word = std::atomic_ref<const int>(mutex_.__data.__lock).load();
+  return static_cast<pid_t>(static_cast<unsigned>(word) & FUTEX_TID_MASK);
+}
+
+bool robust_mutex::recover_lost_holder(pid_t holder) noexcept {
+  std::atomic_ref<int> word(mutex_.__data.__lock);
+  int seen = word.load();
+  for (;;) {
+    const unsigned bits = static_cast<unsigned>(seen);
+    if ((bits & FUTEX_TID_MASK) != static_cast<unsigned>(holder) || seen == 0) return false;
+    if ((bits & FUTEX_OWNER_DIED) != 0) return true;  // someone recovered it already
+    // What the kernel writes when a holder dies (handle_futex_death): no owner, the waiters
+    // bit kept, and FUTEX_OWNER_DIED, which glibc's next lock turns into EOWNERDEAD.
+    const int next = static_cast<int>((bits & FUTEX_WAITERS) | FUTEX_OWNER_DIED);
+    if (word.compare_exchange_weak(seen, next)) break;
+  }
+  // A shared futex (no FUTEX_PRIVATE_FLAG): the waiters may be in other processes.
+  ::syscall(SYS_futex, &mutex_.__data.__lock, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+  return true;
+}
+
+bool robust_mutex::valid() const noexcept {
+  try {
+    return std::atomic_ref<const int>(mutex_.__data.__kind).load() == expected_kind();
+  } catch (...) {
+    return false;  // a broken C library: nothing here can be trusted
+  }
 }
 
 }  // namespace mmipc

@@ -110,20 +110,11 @@ using detail::shm_state;
 
 // ---- the lock -------------------------------------------------------------------------------
 
-// Neither the mutex nor the semaphore is waited for longer than this at a time. A waiter that
-// is woken and then killed before it takes the mutex or the semaphore takes the wakeup with
-// it: the kernel passes it on for a robust mutex only when the mutex is still free as it
-// cleans up after the dead, and never for a semaphore. Another waiter would then sleep until
-// the next unlock that sees it waiting, which may never come; so a lost wakeup costs at most
-// this long.
+// The semaphore is not waited for longer than this at a time. A waiter that is woken and then
+// killed before it takes the semaphore takes the wake-up with it, and nothing passes it on:
+// another waiter would sleep until the next post, which may never come; so a lost wake-up
+// costs at most this long. (robust_mutex::lock() bounds its own waits the same way.)
 constexpr std::chrono::milliseconds wait_slice{10};
-
-lock_status lock_mutex(robust_mutex& mutex) {
-  if (const auto got = mutex.try_lock()) return *got;
-  for (;;) {
-    if (const auto got = mutex.try_lock_for(wait_slice)) return *got;
-  }
-}
 
 // Takes the semaphore for the mutex holder. Only mutex holders of mmipc take it, so whoever
 // holds it now is outside mmipc (or one of ours that died as it took it): wait for it, and
@@ -156,7 +147,7 @@ void take_semaphore(shm_state& s) {
 // the previous holder had died. Throws os_error(EDEADLK) when this thread holds it already.
 bool acquire(shm_state& s) {
   lock_block& block = *s.block;
-  const bool died = lock_mutex(block.mutex) == lock_status::owner_died;
+  const bool died = block.mutex.lock() == lock_status::owner_died;
   try {
     bool have_semaphore = false;
     if (died) {

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -131,6 +133,43 @@ TEST(IpcArgsTest, NamesMustStartWithOneSlash) {
                std::invalid_argument);
 }
 
+// Issue 14: the limit is in bytes (the name in the system's encoding), and the message says so:
+// 128 two-byte characters are 256 bytes.
+TEST(IpcArgsTest, NameLengthIsCountedInBytes) {
+  std::string name = "/";
+  for (int i = 0; i < 128; ++i) name += "\xC3\xA9";  // U+00E9 in UTF-8
+  EXPECT_EQ(error_of([&] { mmipc::validate_ipc_name(name, ipc_kind::message_queue); }),
+            "invalid message queue name \"" + name + "\": longer than 255 bytes after the \"/\"");
+  name.resize(name.size() - 2);
+  EXPECT_NO_THROW(mmipc::validate_ipc_name(name, ipc_kind::message_queue));
+}
+
+int name_errno(std::string_view name, ipc_kind kind) {
+  try {
+    mmipc::validate_ipc_name(name, kind);
+  } catch (const mmipc::invalid_name_error& e) {
+    return e.error_number();
+  }
+  return 0;
+}
+
+// The errno mq_open gives for each bad queue name (measured on Linux); sem_open's EINVAL for
+// shared memory, whose semaphore posixipc opens first.
+TEST(IpcArgsTest, BadNamesCarryTheSystemsErrno) {
+  EXPECT_EQ(name_errno("foo", ipc_kind::message_queue), EINVAL);
+  EXPECT_EQ(name_errno("/", ipc_kind::message_queue), ENOENT);
+  EXPECT_EQ(name_errno("/a/b", ipc_kind::message_queue), EACCES);
+  EXPECT_EQ(name_errno("/.", ipc_kind::message_queue), EACCES);
+  EXPECT_EQ(name_errno("/..", ipc_kind::message_queue), EACCES);
+  EXPECT_EQ(name_errno("/" + std::string(256, 'q'), ipc_kind::message_queue), ENAMETOOLONG);
+  EXPECT_EQ(name_errno(std::string_view("/a\0b", 4), ipc_kind::message_queue), EINVAL);
+  for (std::string_view bad : {"foo", "/", "/a/b", "/..", "//x"}) {
+    EXPECT_EQ(name_errno(bad, ipc_kind::shared_memory), EINVAL) << bad;
+    EXPECT_EQ(name_errno(bad, ipc_kind::semaphore), EINVAL) << bad;
+  }
+  EXPECT_EQ(name_errno("/" + std::string(252, 'q'), ipc_kind::shared_memory), EINVAL);
+}
+
 TEST(IpcArgsTest, OpenRequestDefaults) {
   auto r = parse(ipc_kind::message_queue, {"/q"});
   EXPECT_EQ(r.name, "/q");
@@ -193,6 +232,73 @@ TEST(IpcArgsTest, OpenRequestErrorsAreVerbatim) {
               parse(ipc_kind::message_queue, {"/q", "r", "foo"});
             }),
             "expected integer but got \"foo\"");
+}
+
+TEST(IpcArgsTest, MisusedOptionsAreOptionErrors) {
+  auto option_of = [](ipc_kind kind, std::vector<std::string_view> args) {
+    try {
+      parse(kind, std::move(args));
+    } catch (const mmipc::option_error& e) {
+      return e.option() + (e.unknown() ? " unknown" : " misplaced");
+    }
+    return std::string("(no option_error)");
+  };
+  EXPECT_EQ(option_of(ipc_kind::message_queue, {"-foo", "1", "/q"}), "-foo unknown");
+  EXPECT_EQ(option_of(ipc_kind::message_queue, {"-size", "1", "/q"}), "-size unknown");
+  EXPECT_EQ(option_of(ipc_kind::message_queue, {"-curmsgs", "1", "/q"}), "-curmsgs misplaced");
+  EXPECT_EQ(option_of(ipc_kind::shared_memory, {"-size", "16", "-foo", "1", "/s", "w+"}),
+            "-foo unknown");
+  EXPECT_EQ(option_of(ipc_kind::shared_memory, {"-blocking", "1", "/s"}), "-blocking unknown");
+}
+
+TEST(IpcArgsTest, BadValuesNameTheirArgument) {
+  auto argument_of = [](ipc_kind kind, std::vector<std::string_view> args) {
+    try {
+      parse(kind, std::move(args));
+    } catch (const mmipc::argument_error& e) {
+      return e.argument();
+    }
+    return std::string("(no argument_error)");
+  };
+  EXPECT_EQ(argument_of(ipc_kind::message_queue, {"/q", "a"}), "access");
+  EXPECT_EQ(argument_of(ipc_kind::message_queue, {"/q", "RDWR FOO"}), "access");
+  EXPECT_EQ(argument_of(ipc_kind::message_queue, {"/q", "CREAT"}), "access");
+  EXPECT_EQ(argument_of(ipc_kind::message_queue, {"/q", "r", "077777"}), "permissions");
+  EXPECT_EQ(argument_of(ipc_kind::message_queue, {"-priority", "-1", "/q"}), "-priority");
+  EXPECT_EQ(argument_of(ipc_kind::message_queue, {"-priority", "32768", "/q"}), "-priority");
+  EXPECT_EQ(argument_of(ipc_kind::shared_memory, {"-size", "-1", "/s"}), "-size");
+}
+
+// Issue 20: the capacity is the system's to check, and only when it creates the queue.
+TEST(IpcArgsTest, CapacityIsPassedOnUnchecked) {
+  auto r = parse(ipc_kind::message_queue, {"-maxmsg", "-1", "-msgsize", "-5", "/q", "r"});
+  EXPECT_EQ(*r.max_messages, -1);
+  EXPECT_EQ(*r.message_size, -5);
+}
+
+TEST(IpcArgsTest, AFrontEndMayReadIntegersAndListsItsOwnWay) {
+  mmipc::argument_syntax syntax;
+  std::vector<std::string> seen;
+  syntax.integer = [&](std::string_view text) -> long long {
+    seen.emplace_back(text);
+    if (text == "seven") return 7;
+    throw std::runtime_error("not mine");
+  };
+  syntax.list = [&](std::string_view text) {
+    seen.emplace_back(text);
+    return std::vector<std::string>{"RDWR", "CREAT"};
+  };
+  const std::vector<std::string_view> args{"-maxmsg", "seven", "/q", "{RDWR {CREAT}}", "seven"};
+  auto r = mmipc::parse_open_request(ipc_kind::message_queue, args, syntax);
+  EXPECT_EQ(*r.max_messages, 7);
+  EXPECT_EQ(r.permissions, 7u);
+  EXPECT_EQ(r.access.flags, O_RDWR | O_CREAT);
+  EXPECT_EQ(seen, (std::vector<std::string>{"seven", "{RDWR {CREAT}}", "seven"}));
+  // What the reader throws reaches the caller unchanged.
+  const std::vector<std::string_view> bad{"/q", "r", "0600"};
+  EXPECT_THROW(mmipc::parse_open_request(ipc_kind::message_queue, bad, syntax), std::runtime_error);
+  // Mode words are not lists.
+  EXPECT_EQ(mmipc::parse_access("w+", syntax).flags, O_RDWR | O_CREAT);
 }
 
 TEST(IpcArgsTest, WrongArgumentCountsAreUsageErrors) {

@@ -256,32 +256,7 @@ bool drop_sys_resource() {
   return ::syscall(SYS_capset, &header, data) == 0;
 }
 
-std::string stream_read(mmipc::message_stream& stream, const message_queue& mq, std::size_t n,
-                        unsigned& priority) {
-  std::string out(n, '\0');
-  out.resize(stream.read(mq, std::as_writable_bytes(std::span(out)), priority));
-  return out;
-}
-
-TEST(MessageStreamTest, SmallReadsTakeWholeMessagesInPieces) {
-  queue_name q;
-  auto mq = message_queue::open(q, O_RDWR | O_CREAT | O_NONBLOCK, 0600, small);
-  mq.send(bytes_of("abcdef"), 3);
-  mq.send(bytes_of(""), 9);  // skipped: a stream cannot show an empty message
-  mq.send(bytes_of("xyz"), 1);
-  mmipc::message_stream stream;
-  unsigned priority = 0;
-  // The empty message has the highest priority: it is received and skipped first.
-  EXPECT_EQ(stream_read(stream, mq, 4, priority), "abcd");
-  EXPECT_EQ(priority, 3u);
-  EXPECT_TRUE(stream.pending());
-  EXPECT_EQ(stream_read(stream, mq, 4, priority), "ef");
-  EXPECT_FALSE(stream.pending());
-  EXPECT_EQ(stream_read(stream, mq, 100, priority), "xyz");  // >= message size: direct
-  EXPECT_EQ(priority, 1u);
-  EXPECT_EQ(errno_of([&] { stream_read(stream, mq, 4, priority); }), EAGAIN);
-  EXPECT_EQ(stream_read(stream, mq, 0, priority), "");
-}
+// message_stream is tested in message_stream_test.cpp.
 
 // Runs `attempt` in a forked child. It returns the child's exit code and may fill in a
 // message, which reaches the parent through a pipe. Returns {exit status, message}.

@@ -1,13 +1,17 @@
 #include "mmipc/robust_mutex.hpp"
 
 #include <gtest/gtest.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstring>
 #include <new>
+#include <stdexcept>
 #include <thread>
 
 #include "mmipc/error.hpp"
@@ -200,6 +204,17 @@ TEST(RobustMutexTest, UnlockingWithoutMarkingConsistentMakesItUnrecoverable) {
   s->mutex.unlock();
   EXPECT_EQ(errno_of([&] { (void)s->mutex.lock(); }), ENOTRECOVERABLE);
   EXPECT_EQ(errno_of([&] { (void)s->mutex.try_lock(); }), ENOTRECOVERABLE);
+  // Those failed attempts left the mutex to nobody: other threads and processes are told
+  // the same, at once, instead of finding it held.
+  int from_thread = 0;
+  std::thread([&] { from_thread = errno_of([&] { (void)s->mutex.try_lock_for(5s); }); }).join();
+  EXPECT_EQ(from_thread, ENOTRECOVERABLE);
+  EXPECT_EQ(in_child([&] {
+              ::alarm(10);  // found held, it would wait forever
+              return errno_of([&] { (void)s->mutex.lock(); });
+            }),
+            ENOTRECOVERABLE);
+  EXPECT_FALSE(s->mutex.held_by_this_thread());
 }
 
 TEST(RobustMutexTest, TimedLockGivesUpWhileAnotherThreadHoldsIt) {
@@ -228,6 +243,144 @@ TEST(RobustMutexTest, AnEndlessTimeoutWaitsInsteadOfOverflowing) {
   s->mutex.unlock();
   waiter.join();
   EXPECT_EQ(got, lock_status::acquired);
+}
+
+// The bytes of a robust_mutex copied while `holder_child` held it, as in a file copied (or
+// left by a machine that crashed) while a writer held its lock: the copy names a thread the
+// kernel never linked to it, so no one will ever hand it over.
+class copied_while_held {
+ public:
+  copied_while_held() {
+    void* p = ::mmap(nullptr, sizeof(robust_mutex), PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    bytes_ = p;
+    shared_region original;
+    holder_ = ::fork();
+    if (holder_ == 0) {
+      if (original->mutex.lock() != lock_status::acquired) ::_exit(1);
+      std::memcpy(bytes_, &original->mutex, sizeof(robust_mutex));
+      original->mutex.unlock();
+      ::_exit(0);
+    }
+    if (holder_ < 0 || reap(holder_) != 0) throw std::runtime_error("the holder child failed");
+  }
+  ~copied_while_held() { ::munmap(bytes_, sizeof(robust_mutex)); }
+  copied_while_held(const copied_while_held&) = delete;
+  copied_while_held& operator=(const copied_while_held&) = delete;
+  robust_mutex& mutex() const { return *std::launder(static_cast<robust_mutex*>(bytes_)); }
+  /// The (dead) thread the copy names: the child's only thread.
+  pid_t holder() const { return holder_; }
+
+ private:
+  void* bytes_ = nullptr;
+  pid_t holder_ = -1;
+};
+
+TEST(RobustMutexTest, HolderNamesTheLockingThread) {
+  shared_region s;
+  EXPECT_EQ(s->mutex.holder(), 0);
+  ASSERT_EQ(s->mutex.lock(), lock_status::acquired);
+  EXPECT_EQ(s->mutex.holder(), ::gettid());
+  pid_t other = 0;
+  std::thread([&] { other = s->mutex.holder(); }).join();
+  EXPECT_EQ(other, ::gettid());
+  s->mutex.unlock();
+  EXPECT_EQ(s->mutex.holder(), 0);
+}
+
+TEST(RobustMutexTest, ACopyOfAHeldMutexWaitsForeverUntilItsLostHolderIsRecovered) {
+  copied_while_held copy;
+  robust_mutex& m = copy.mutex();
+  ASSERT_EQ(m.holder(), copy.holder());
+  // The kernel knows nothing of this mutex: its holder is gone, yet nobody hands it over.
+  EXPECT_FALSE(m.try_lock().has_value());
+  EXPECT_FALSE(m.try_lock_for(50ms).has_value());
+  // Recovering another thread's claim changes nothing.
+  EXPECT_FALSE(m.recover_lost_holder(copy.holder() + 1));
+  EXPECT_FALSE(m.try_lock().has_value());
+  EXPECT_TRUE(m.recover_lost_holder(copy.holder()));
+  EXPECT_EQ(m.holder(), 0);
+  // Recovering twice is harmless: it is already handed over.
+  EXPECT_TRUE(m.recover_lost_holder(0));
+  ASSERT_EQ(m.lock(), lock_status::owner_died);
+  EXPECT_TRUE(m.held_by_this_thread());
+  m.mark_consistent();
+  m.unlock();
+  EXPECT_EQ(m.lock(), lock_status::acquired);
+  m.unlock();
+}
+
+TEST(RobustMutexTest, RecoveringALostHolderWakesAWaiter) {
+  copied_while_held copy;
+  robust_mutex& m = copy.mutex();
+  std::atomic<int> result{-1};
+  std::thread waiter([&] {
+    const lock_status status = m.lock();  // blocks: the holder is lost
+    result = status == lock_status::owner_died ? 1 : 0;
+    m.mark_consistent();
+    m.unlock();
+  });
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(result.load(), -1);
+  EXPECT_TRUE(m.recover_lost_holder(copy.holder()));
+  waiter.join();
+  EXPECT_EQ(result.load(), 1);
+}
+
+TEST(RobustMutexTest, RecoverLeavesAFreeOrLiveMutexAlone) {
+  shared_region s;
+  EXPECT_FALSE(s->mutex.recover_lost_holder(0));
+  EXPECT_EQ(s->mutex.lock(), lock_status::acquired);
+  std::thread([&] { EXPECT_FALSE(s->mutex.recover_lost_holder(0)); }).join();
+  EXPECT_TRUE(s->mutex.held_by_this_thread());
+  s->mutex.unlock();
+}
+
+TEST(RobustMutexTest, ValidTellsAMutexFromOtherBytes) {
+  shared_region s;
+  EXPECT_TRUE(s->mutex.valid());
+  alignas(robust_mutex) unsigned char zeros[sizeof(robust_mutex)] = {};
+  EXPECT_FALSE(std::launder(reinterpret_cast<robust_mutex*>(zeros))->valid());
+  alignas(robust_mutex) unsigned char junk[sizeof(robust_mutex)];
+  std::memset(junk, 0x5a, sizeof junk);
+  EXPECT_FALSE(std::launder(reinterpret_cast<robust_mutex*>(junk))->valid());
+  // A mutex of another kind (a plain default one) is not this kind either.
+  pthread_mutex_t plain = PTHREAD_MUTEX_INITIALIZER;
+  EXPECT_FALSE(std::launder(reinterpret_cast<robust_mutex*>(&plain))->valid());
+}
+
+// An unlock wakes one waiter; if that waiter is killed before it takes the mutex, the wake-up
+// is lost and the waiters bit is gone with the freed word. Simulated exactly: the holder frees
+// the word by hand (as glibc's unlock does) without waking anyone, and exits. A waiter that
+// relied on being woken would sleep forever; it must take the mutex on its own.
+TEST(RobustMutexTest, AWaiterWhoseWakeUpWasLostTakesTheMutexAnyway) {
+  shared_region s;
+  EXPECT_EQ(in_child([&] {
+              ::alarm(20);  // a waiter that sleeps forever fails the test instead of hanging it
+              int ready[2];
+              if (::pipe(ready) != 0) return 10;
+              const pid_t holder = ::fork();
+              if (holder < 0) return 11;
+              if (holder == 0) {
+                (void)s->mutex.lock();
+                char c = 'x';
+                (void)!::write(ready[1], &c, 1);
+                // Wait until the waiter sleeps on the futex (it set the waiters bit in the
+                // futex word, which is the first int of the mutex: glibc's __data.__lock)...
+                std::atomic_ref<int> word(*reinterpret_cast<int*>(static_cast<void*>(&s->mutex)));
+                while ((static_cast<unsigned>(word.load()) & FUTEX_WAITERS) == 0) ::usleep(1000);
+                // ...then free the word without the wake-up the waiter is owed.
+                word.store(0);
+                ::_exit(0);
+              }
+              char c = 0;
+              if (::read(ready[0], &c, 1) != 1) return 12;
+              if (s->mutex.lock() != lock_status::acquired) return 13;
+              s->mutex.unlock();
+              return reap(holder) == 0 ? 0 : 14;
+            }),
+            0);
 }
 
 TEST(TimeoutTest, SaturatesAtBothEnds) {

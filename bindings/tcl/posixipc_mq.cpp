@@ -80,12 +80,16 @@ void delete_watch(mq_channel* q) {
   }
 }
 
-int close_proc(ClientData instance, Tcl_Interp* /*interp*/, int flags) {
-  if ((flags & (TCL_CLOSE_READ | TCL_CLOSE_WRITE)) != 0) return EINVAL;  // no half-close
+int close_proc(ClientData instance, Tcl_Interp* /*interp*/) {
   auto* q = static_cast<mq_channel*>(instance);
   delete_watch(q);
   delete q;  // mq_close
   return 0;
+}
+
+[[maybe_unused]] int close2_proc(ClientData instance, Tcl_Interp* interp, int flags) {
+  if ((flags & (TCL_CLOSE_READ | TCL_CLOSE_WRITE)) != 0) return EINVAL;  // no half-close
+  return close_proc(instance, interp);
 }
 
 enum class mq_option { curmsgs, lastpriority, maxmsg, msgsize, priority };
@@ -108,21 +112,38 @@ constexpr const char* option_list = "curmsgs lastpriority maxmsg msgsize priorit
 int set_option_proc(ClientData instance, Tcl_Interp* interp, const char* name, const char* value) {
   auto* q = static_cast<mq_channel*>(instance);
   auto option = find_option(name);
-  if (!option) return Tcl_BadChannelOption(interp, name, option_list);
+  if (!option) return bad_option(interp, name, option_list);
   if (*option != mq_option::priority) {
-    return set_option_error(interp, kind,
-                            std::string(name) + " option may not be set by configuration");
+    if (interp == nullptr) return TCL_ERROR;
+    return mmipc::tcl::readonly_error(interp, name,
+                                      "posixipc mq: set option: " + std::string(name) +
+                                          " option may not be set by configuration");
   }
   return run(interp, kind, [&] {
-    long long priority = mmipc::parse_integer(value);
+    Tcl_Obj* text = Tcl_NewStringObj(value, -1);
+    Tcl_IncrRefCount(text);
+    long long priority = 0;
+    try {
+      priority = get_integer(interp, text);
+    } catch (...) {
+      Tcl_DecrRefCount(text);
+      throw;
+    }
+    Tcl_DecrRefCount(text);
+    if (interp == nullptr && (priority < 0 || priority >= mmipc::message_queue::priority_limit)) {
+      return TCL_ERROR;
+    }
     if (priority < 0) {
-      return set_option_error(interp, kind,
-                              "invalid negative message priority: " + std::to_string(priority));
+      return mmipc::tcl::invalid_error(
+          interp, name,
+          "posixipc mq: set option: invalid negative message priority: " +
+              std::to_string(priority));
     }
     if (priority >= mmipc::message_queue::priority_limit) {
-      return set_option_error(interp, kind,
-                              "invalid message priority: " + std::to_string(priority) +
-                                  ": must be less than 32768 (MQ_PRIO_MAX)");
+      return mmipc::tcl::invalid_error(
+          interp, name,
+          "posixipc mq: set option: invalid message priority: " + std::to_string(priority) +
+              ": must be less than 32768 (MQ_PRIO_MAX)");
     }
     q->priority = static_cast<unsigned>(priority);
     return TCL_OK;
@@ -134,7 +155,7 @@ int get_option_proc(ClientData instance, Tcl_Interp* interp, const char* name, T
   std::optional<mq_option> option;
   if (name != nullptr) {
     option = find_option(name);
-    if (!option) return Tcl_BadChannelOption(interp, name, option_list);
+    if (!option) return bad_option(interp, name, option_list);
   }
   return run(interp, kind, [&] {
     const mmipc::mq_attributes attributes = q->queue.attributes();
@@ -224,23 +245,23 @@ void thread_action_proc(ClientData instance, int action) {
 }
 
 const Tcl_ChannelType mq_channel_type = {
-    "mq",                   // typeName: shown by errors and `chan configure`
-    TCL_CHANNEL_VERSION_5,  // version: thread action and truncate slots
-    MMIPC_TCL_CLOSE_PROC,   // closeProc: Tcl 8.6 marker for close2Proc
-    input_proc,             // inputProc: one mq_receive, recording -lastpriority
-    output_proc,            // outputProc: one mq_send at -priority
-    nullptr,                // seekProc: a queue cannot seek
-    set_option_proc,        // setOptionProc: -priority (others read-only)
-    get_option_proc,        // getOptionProc: -curmsgs -lastpriority -maxmsg -msgsize -priority
-    watch_proc,             // watchProc: file handler on the queue descriptor
-    get_handle_proc,        // getHandleProc: the queue descriptor
-    close_proc,             // close2Proc: mq_close
-    block_mode_proc,        // blockModeProc: O_NONBLOCK through mq_setattr
-    nullptr,                // flushProc: reserved by Tcl
-    nullptr,                // handlerProc: not a stacked channel
-    nullptr,                // wideSeekProc: a queue cannot seek
-    thread_action_proc,     // threadActionProc: drops handlers on thread::transfer
-    nullptr,                // truncateProc: a queue cannot be truncated
+    "mq",                                          // typeName: shown by errors and `chan configure`
+    TCL_CHANNEL_VERSION_5,                         // version: thread action and truncate slots
+    POSIXIPC_CLOSE_PROC(close_proc, close2_proc),  // closeProc: mq_close (Tcl 8.6)
+    input_proc,       // inputProc: one mq_receive, recording -lastpriority
+    output_proc,      // outputProc: one mq_send at -priority
+    nullptr,          // seekProc: a queue cannot seek
+    set_option_proc,  // setOptionProc: -priority (others read-only)
+    get_option_proc,  // getOptionProc: -curmsgs -lastpriority -maxmsg -msgsize -priority
+    watch_proc,       // watchProc: file handler on the queue descriptor
+    get_handle_proc,  // getHandleProc: the queue descriptor
+    POSIXIPC_CLOSE2_PROC(close_proc, close2_proc),  // close2Proc: mq_close (Tcl 9)
+    block_mode_proc,                                // blockModeProc: O_NONBLOCK through mq_setattr
+    nullptr,                                        // flushProc: reserved by Tcl
+    nullptr,                                        // handlerProc: not a stacked channel
+    nullptr,                                        // wideSeekProc: a queue cannot seek
+    thread_action_proc,  // threadActionProc: drops handlers on thread::transfer
+    nullptr,             // truncateProc: a queue cannot be truncated
 };
 
 // ---- commands -----------------------------------------------------------------------------
@@ -250,10 +271,14 @@ int open_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
   return run(interp, kind, [&] {
     mmipc::open_request request;
     try {
-      request = mmipc::parse_open_request(mmipc::ipc_kind::message_queue, words(objc, objv, 1));
+      request = mmipc::parse_open_request(mmipc::ipc_kind::message_queue, words(objc, objv, 1),
+                                          tcl_syntax(interp));
     } catch (const mmipc::usage_error&) {
       Tcl_WrongNumArgs(interp, 1, objv, "?options? queuename ?access? ?permissions?");
       return TCL_ERROR;
+    } catch (const mmipc::option_error& e) {
+      if (e.unknown()) return bad_option(interp, e.option().c_str(), option_list);
+      return mmipc::tcl::option_error(interp, e.option(), e.what());
     }
     std::optional<mmipc::mq_capacity> capacity;
     if (request.max_messages || request.message_size) {
@@ -272,32 +297,42 @@ int open_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
     const std::string name = "posixmq" + std::to_string(q->queue.native_handle());
     mq_channel* raw = q.release();
     raw->channel = Tcl_CreateChannel(&mq_channel_type, name.c_str(), raw, raw->mode);
-    Tcl_RegisterChannel(interp, raw->channel);
     Tcl_SetChannelBufferSize(raw->channel,
                              static_cast<int>(std::min<std::size_t>(raw->msgsize, INT_MAX)));
-    if (configure_new_channel(interp, raw->channel, request.access) != TCL_OK) {
+    if (configure_new_channel(interp, raw->channel, request.access, true) != TCL_OK) {
+      // Cannot happen on a descriptor just opened (mq_setattr only fails on a bad one).
+      Tcl_RegisterChannel(interp, raw->channel);
       Tcl_UnregisterChannel(interp, raw->channel);
       return TCL_ERROR;
     }
-    Tcl_SetObjResult(interp, Tcl_NewStringObj(name.c_str(), -1));
-    return TCL_OK;
+    return return_new_channel(interp, raw->channel);
   });
 }
 
-// Reads "?-timeout ms?" at objv[1]; advances `first` past it.
+// Reads "?-timeout ms?" at objv[1]; advances `first` past it. A timeout too long for the
+// system's clock (beyond 292 years) waits forever: it is left unset.
 int parse_timeout(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[], int& first,
                   std::optional<std::chrono::milliseconds>& timeout) {
   if (objc > 2 && std::strcmp(Tcl_GetString(objv[1]), "-timeout") == 0) {
-    long long ms = mmipc::parse_integer(Tcl_GetString(objv[2]));
+    const long long ms = get_integer(interp, objv[2]);
     if (ms < 0) {
-      return mmipc::tcl::error(
-          interp, "negative values for -timeout are not allowed: got " + std::to_string(ms),
-          "POSIXIPC INVALID");
+      return mmipc::tcl::invalid_error(
+          interp, "-timeout",
+          "negative values for -timeout are not allowed: got " + std::to_string(ms));
     }
-    timeout = std::chrono::milliseconds(ms);
+    constexpr auto longest =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds::max());
+    if (ms <= longest.count()) timeout = std::chrono::milliseconds(ms);
     first = 3;
   }
   return TCL_OK;
+}
+
+// The original's usage line, verbatim (scripts match on it); -timeout, ours, in errorInfo.
+int wrong_args(Tcl_Interp* interp, Tcl_Obj* const objv[], const char* usage) {
+  Tcl_WrongNumArgs(interp, 1, objv, usage);
+  mmipc::tcl::add_error_info(interp, "also accepted: ?-timeout ms? before mqchan");
+  return TCL_ERROR;
 }
 
 int get_queue(Tcl_Interp* interp, Tcl_Obj* name, mq_channel*& out) {
@@ -317,25 +352,21 @@ int send_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
     std::optional<std::chrono::milliseconds> timeout;
     if (parse_timeout(interp, objc, objv, first, timeout) != TCL_OK) return TCL_ERROR;
     const int args = objc - first;
-    if (args < 2 || args > 3) {
-      Tcl_WrongNumArgs(interp, 1, objv, "mqchan msg ?priority?");
-      return TCL_ERROR;
-    }
+    if (args < 2 || args > 3) return wrong_args(interp, objv, "mqchan msg ?priority?");
     mq_channel* q = nullptr;
     if (get_queue(interp, objv[first], q) != TCL_OK) return TCL_ERROR;
     unsigned priority = q->priority;
     if (args == 3) {
-      long long value = mmipc::parse_integer(Tcl_GetString(objv[first + 2]));
+      const long long value = get_integer(interp, objv[first + 2]);
       if (value < 0) {
-        return mmipc::tcl::error(
-            interp, "negative values for priority are not allowed: got " + std::to_string(value),
-            "POSIXIPC INVALID");
+        return mmipc::tcl::invalid_error(
+            interp, "priority",
+            "negative values for priority are not allowed: got " + std::to_string(value));
       }
       if (value >= mmipc::message_queue::priority_limit) {
-        return mmipc::tcl::error(interp,
-                                 "invalid message priority " + std::to_string(value) +
-                                     ": must be less than 32768 (MQ_PRIO_MAX)",
-                                 "POSIXIPC INVALID");
+        return mmipc::tcl::invalid_error(interp, "priority",
+                                         "invalid message priority " + std::to_string(value) +
+                                             ": must be less than 32768 (MQ_PRIO_MAX)");
       }
       priority = static_cast<unsigned>(value);
     }
@@ -344,7 +375,7 @@ int send_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
     auto message = std::as_bytes(std::span(bytes, static_cast<std::size_t>(length)));
     if (timeout) {
       if (!q->queue.send(message, priority, *timeout)) {
-        return mmipc::tcl::posix_error(interp, ETIMEDOUT, "posixipc mq: mq_send failed");
+        return system_error(interp, kind, "mq_send failed", ETIMEDOUT);
       }
     } else {
       q->queue.send(message, priority);
@@ -361,10 +392,7 @@ int receive_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const obj
     std::optional<std::chrono::milliseconds> timeout;
     if (parse_timeout(interp, objc, objv, first, timeout) != TCL_OK) return TCL_ERROR;
     const int args = objc - first;
-    if (args < 1 || args > 2) {
-      Tcl_WrongNumArgs(interp, 1, objv, "mqchan ?priorvar?");
-      return TCL_ERROR;
-    }
+    if (args < 1 || args > 2) return wrong_args(interp, objv, "mqchan ?priorvar?");
     mq_channel* q = nullptr;
     if (get_queue(interp, objv[first], q) != TCL_OK) return TCL_ERROR;
     // Exactly the message's bytes (the original returned its whole msgsize buffer). The
@@ -377,7 +405,7 @@ int receive_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const obj
     std::size_t n = 0;
     if (timeout) {
       auto got = q->queue.receive(std::span(buffer).first(q->msgsize), &priority, *timeout);
-      if (!got) return mmipc::tcl::posix_error(interp, ETIMEDOUT, "posixipc mq: mq_receive failed");
+      if (!got) return system_error(interp, kind, "mq_receive failed", ETIMEDOUT);
       n = *got;
     } else {
       n = q->queue.receive(std::span(buffer).first(q->msgsize), &priority);

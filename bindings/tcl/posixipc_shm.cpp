@@ -65,19 +65,34 @@ int seek_proc(ClientData instance, long offset, int mode, int* error_code) {
 }
 #endif
 
-int close_proc(ClientData instance, Tcl_Interp* /*interp*/, int flags) {
-  if ((flags & (TCL_CLOSE_READ | TCL_CLOSE_WRITE)) != 0) return EINVAL;
+int close_proc(ClientData instance, Tcl_Interp* /*interp*/) {
   auto* s = static_cast<shm_channel*>(instance);
   delete s;
   return 0;
 }
 
+[[maybe_unused]] int close2_proc(ClientData instance, Tcl_Interp* interp, int flags) {
+  if ((flags & (TCL_CLOSE_READ | TCL_CLOSE_WRITE)) != 0) return EINVAL;  // no half-close
+  return close_proc(instance, interp);
+}
+
+// Close handler (run by Tcl_Close before it flushes and writes the output end-of-file
+// character at the position): memory has no end to append to, so that character would
+// overwrite a byte of the object, even after a script that only read. The output eofchar is
+// never written into shared memory; what the script wrote is still flushed.
+void clear_output_eofchar(ClientData instance) {
+  auto* s = static_cast<shm_channel*>(instance);
+  Tcl_SetChannelOption(nullptr, s->channel, "-eofchar", "");
+}
+
 int set_option_proc(ClientData /*instance*/, Tcl_Interp* interp, const char* name,
                     const char* /*value*/) {
   if (std::strcmp(name, "-size") == 0) {
-    return set_option_error(interp, kind, "-size option may not be set by configuration");
+    if (interp == nullptr) return TCL_ERROR;
+    return mmipc::tcl::readonly_error(
+        interp, name, "posixipc shm: set option: -size option may not be set by configuration");
   }
-  return Tcl_BadChannelOption(interp, name, "size");
+  return bad_option(interp, name, "size");
 }
 
 int get_option_proc(ClientData instance, Tcl_Interp* interp, const char* name, Tcl_DString* out) {
@@ -92,7 +107,7 @@ int get_option_proc(ClientData instance, Tcl_Interp* interp, const char* name, T
     Tcl_DStringAppend(out, size.c_str(), -1);
     return TCL_OK;
   }
-  return Tcl_BadChannelOption(interp, name, "size");
+  return bad_option(interp, name, "size");
 }
 
 void watch_proc(ClientData instance, int mask) {
@@ -107,7 +122,9 @@ int get_handle_proc(ClientData instance, int /*direction*/, ClientData* handle) 
 }
 
 int block_mode_proc(ClientData /*instance*/, int /*mode*/) {
-  return 0;  // memory does not block (waiting for the lock is always done)
+  // Memory does not block (waiting for the lock is always done), and the end of the object
+  // is the end of file in either mode: reads return 0 there, never EAGAIN.
+  return 0;
 }
 
 void thread_action_proc(ClientData instance, int action) {
@@ -116,64 +133,88 @@ void thread_action_proc(ClientData instance, int action) {
 }
 
 const Tcl_ChannelType shm_channel_type = {
-    "shm",                           // typeName
-    TCL_CHANNEL_VERSION_5,           // version: wide seek, thread action, truncate
-    MMIPC_TCL_CLOSE_PROC,            // closeProc: Tcl 8.6 marker for close2Proc
-    input_proc,                      // inputProc: under the lock, stops at the end
-    output_proc,                     // outputProc: under the lock, ENOSPC at the end
-    MMIPC_TCL_SEEK_PROC(seek_proc),  // seekProc: narrow seek, Tcl 8.6 only
-    set_option_proc,                 // setOptionProc: -size is read-only
-    get_option_proc,                 // getOptionProc: -size
-    watch_proc,                      // watchProc: always ready, timer driven
-    get_handle_proc,                 // getHandleProc: the object's descriptor
-    close_proc,                      // close2Proc: unmap and close
-    block_mode_proc,                 // blockModeProc: nothing to change
-    nullptr,                         // flushProc: reserved by Tcl
-    nullptr,                         // handlerProc: not a stacked channel
-    wide_seek_proc,                  // wideSeekProc: bounded to [0, size]
-    thread_action_proc,              // threadActionProc: drops the timer on thread::transfer
-    nullptr,                         // truncateProc: the size is fixed
+    "shm",                                          // typeName
+    TCL_CHANNEL_VERSION_5,                          // version: wide seek, thread action, truncate
+    POSIXIPC_CLOSE_PROC(close_proc, close2_proc),   // closeProc: unmap and close (Tcl 8.6)
+    input_proc,                                     // inputProc: under the lock, stops at the end
+    output_proc,                                    // outputProc: under the lock, ENOSPC at the end
+    MMIPC_TCL_SEEK_PROC(seek_proc),                 // seekProc: narrow seek, Tcl 8.6 only
+    set_option_proc,                                // setOptionProc: -size is read-only
+    get_option_proc,                                // getOptionProc: -size
+    watch_proc,                                     // watchProc: always ready, timer driven
+    get_handle_proc,                                // getHandleProc: the object's descriptor
+    POSIXIPC_CLOSE2_PROC(close_proc, close2_proc),  // close2Proc: unmap and close (Tcl 9)
+    block_mode_proc,                                // blockModeProc: nothing to change
+    nullptr,                                        // flushProc: reserved by Tcl
+    nullptr,                                        // handlerProc: not a stacked channel
+    wide_seek_proc,                                 // wideSeekProc: bounded to [0, size]
+    thread_action_proc,  // threadActionProc: drops the timer on thread::transfer
+    nullptr,             // truncateProc: the size is fixed
 };
+
+constexpr std::string_view semaphore_detail =
+    "cannot open shared memory exclusive access semaphore";
 
 // shm open ?options? sharedname ?access? ?permissions?
 int open_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
   return run(interp, kind, [&] {
+    constexpr const char* usage = "?options? sharedname ?access? ?permissions?";
     mmipc::open_request request;
     try {
-      request = mmipc::parse_open_request(mmipc::ipc_kind::shared_memory, words(objc, objv, 1));
+      request = mmipc::parse_open_request(mmipc::ipc_kind::shared_memory, words(objc, objv, 1),
+                                          tcl_syntax(interp));
     } catch (const mmipc::usage_error&) {
-      Tcl_WrongNumArgs(interp, 1, objv, "?options? sharedname ?access? ?permissions?");
+      Tcl_WrongNumArgs(interp, 1, objv, usage);
       return TCL_ERROR;
+    } catch (const mmipc::option_error& e) {
+      // The original knew -size only, and took any other option for a surplus argument.
+      Tcl_WrongNumArgs(interp, 1, objv, usage);
+      mmipc::tcl::add_error_info(
+          interp, "unknown option \"" + e.option() + "\": shm open takes -size bytes only");
+      return TCL_ERROR;
+    } catch (const mmipc::invalid_name_error& e) {
+      // The original opened the semaphore first, and that step refused the name.
+      return name_error_result(interp, kind, e, semaphore_detail);
     }
+    // NONBLOCK is accepted and ignored, as in the original: memory never blocks, so the
+    // channel starts blocking (and its reads reach the end of file at the end of the object).
+    const int flags = request.access.flags & ~O_NONBLOCK;
     auto s = std::make_unique<shm_channel>();
     const std::string object = native_name(request.name);
     try {
-      s->shm = mmipc::shared_memory::open(object, request.access.flags, request.permissions,
-                                          request.size);
-    } catch (const mmipc::os_error& e) {
-      // (Not for the lock object, which every opener needs to write.)
-      if (e.error_number() == EACCES && (request.access.flags & O_ACCMODE) == O_WRONLY &&
-          e.op() == "shm_open" && e.name() == object) {
-        os_error_result(interp, kind, e);
-        Tcl_AppendResult(interp,
-                         " (write-only access needs read permission too: Linux cannot map "
-                         "memory write-only)",
-                         nullptr);
-        return TCL_ERROR;
-      }
+      s->shm = mmipc::shared_memory::open(object, flags, request.permissions, request.size);
+    } catch (const mmipc::invalid_name_error& e) {
+      return name_error_result(interp, kind, e, semaphore_detail);
+    } catch (const mmipc::argument_error&) {
       throw;
+    } catch (const std::invalid_argument& e) {
+      // A size refused (creating without one), or an object that is not what its name says.
+      const bool size = std::string_view(e.what()) == "shared memory size must be positive";
+      return mmipc::tcl::invalid_error(interp, size ? "-size" : "sharedname", e.what());
+    } catch (const mmipc::os_error& e) {
+      // The original opened the semaphore first, with the object's name, flags and
+      // permissions: a missing object (ENOENT), an existing one with EXCL (EEXIST) or one
+      // the caller may not open (EACCES) stopped it there, and it said so. Other failures
+      // (a symbolic link planted at the object's path, ...) came from the object itself, and
+      // the lock object's are ours alone (the original had none): they name it.
+      const int err = e.error_number();
+      const bool at_object = e.op() == "shm_open" && e.name() == object &&
+                             (err == ENOENT || err == EEXIST || err == EACCES);
+      if (e.op() != "sem_open" && !at_object) throw;
+      std::string info;
+      if (err == EACCES && (flags & O_ACCMODE) == O_WRONLY && e.op() == "shm_open") {
+        info = "write-only access needs read permission too: Linux cannot map memory write-only";
+      }
+      return system_error(interp, kind, semaphore_detail, e.error_number(), info);
     }
     s->mode = (s->shm.readable() ? TCL_READABLE : 0) | (s->shm.writable() ? TCL_WRITABLE : 0);
     const std::string name = "posixshm" + std::to_string(s->shm.native_handle());
     shm_channel* raw = s.release();
     raw->channel = Tcl_CreateChannel(&shm_channel_type, name.c_str(), raw, raw->mode);
-    Tcl_RegisterChannel(interp, raw->channel);
-    if (configure_new_channel(interp, raw->channel, request.access) != TCL_OK) {
-      Tcl_UnregisterChannel(interp, raw->channel);
-      return TCL_ERROR;
-    }
-    Tcl_SetObjResult(interp, Tcl_NewStringObj(name.c_str(), -1));
-    return TCL_OK;
+    if (raw->mode & TCL_WRITABLE) Tcl_CreateCloseHandler(raw->channel, clear_output_eofchar, raw);
+    // Cannot fail: only -translation binary may be set here.
+    configure_new_channel(interp, raw->channel, request.access, false);
+    return return_new_channel(interp, raw->channel);
   });
 }
 

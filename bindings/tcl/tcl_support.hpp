@@ -5,7 +5,8 @@
 //   seekProc slots that Tcl 9 retired, the version to ask of the stubs library).
 // - Turning the core's errors into Tcl errors: an mmipc::os_error becomes a message plus
 //   errorCode `POSIX <ERRNAME> <message>` (as Tcl_PosixError does for Tcl's own commands); a
-//   std::invalid_argument becomes its message with errorCode `MMIPC INVALID`.
+//   std::invalid_argument becomes its message with errorCode `MMIPC INVALID`. The errorCodes
+//   of mmipc's own are listed once, below (code_invalid and the next two).
 // - guarded(): runs a C++ body and converts any exception into TCL_ERROR, so exceptions never
 //   cross into Tcl (which is C and would be unwound without running its cleanups).
 // - Argument helpers: 64-bit non-negative sizes, channel lookup by driver type, refusing safe
@@ -53,8 +54,10 @@ namespace mmipc::tcl {
 
 // ---- errors -------------------------------------------------------------------------------
 
-// errorCode of the packages' own argument errors, one scheme for mmap and posixipc (where Tcl
-// sets a code itself, TCL WRONGARGS, TCL LOOKUP ..., POSIX <ERRNAME> <message>, it is kept):
+// errorCode of the packages' own argument errors, one scheme for mmap and posixipc. Where an
+// original package set an errorCode (TCL WRONGARGS, TCL VALUE INTEGER, TCL LOOKUP ..., POSIX
+// <ERRNAME> <message>), ours sets exactly that; where it set none (NONE), ours sets one of
+// these, documented in the man pages:
 /// A bad argument value: `MMIPC INVALID <argument>`.
 inline constexpr std::string_view code_invalid = "MMIPC INVALID";
 /// A misused option: `MMIPC OPTION <option>`.
@@ -104,6 +107,32 @@ inline int os_error_result(Tcl_Interp* interp, const mmipc::os_error& e) {
 /// A bad argument reported by the core: its message, errorCode `MMIPC INVALID`.
 inline int invalid_argument_result(Tcl_Interp* interp, const std::invalid_argument& e) {
   return error(interp, e.what(), "MMIPC INVALID");
+}
+
+/// A bad argument value: `message`, errorCode `MMIPC INVALID <argument>` (the argument's name
+/// as the usage line gives it, or the option).
+inline int invalid_error(Tcl_Interp* interp, std::string_view argument, std::string_view message) {
+  return error(interp, message, error_code(code_invalid, argument));
+}
+
+/// A misused option: `message`, errorCode `MMIPC OPTION <option>`.
+inline int option_error(Tcl_Interp* interp, std::string_view option, std::string_view message) {
+  return error(interp, message, error_code(code_option, option));
+}
+
+/// Setting a read-only option: `message`, errorCode `MMIPC READONLY <option>`.
+inline int readonly_error(Tcl_Interp* interp, std::string_view option, std::string_view message) {
+  return error(interp, message, error_code(code_readonly, option));
+}
+
+/// Adds `text` to errorInfo after the error's message, as a line "    (text)": where a
+/// package explains more than the original's message said, without changing the result.
+/// Call after the result and errorCode are set.
+inline void add_error_info(Tcl_Interp* interp, std::string_view text) {
+  std::string line = "\n    (";
+  line += text;
+  line += ")";
+  Tcl_AddErrorInfo(interp, line.c_str());
 }
 
 /// Runs `body` (returning a Tcl result code) and turns any exception it throws into a Tcl

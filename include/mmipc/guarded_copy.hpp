@@ -24,14 +24,17 @@
 namespace mmipc {
 
 /// The failure of a guarded copy: an os_error with EFAULT (the mapped file shrank under the
-/// mapping) or EIO (an I/O error on its storage), told apart from other errors so a binding
-/// can say what happened. name() is the file or object whose pages are lost (empty when the
-/// copy was not told); what() reads "<op> <name>: <strerror> (<explanation>)".
+/// mapping), ENOSPC (the page lies inside the file, but its filesystem has no room to back
+/// it: a sparse file on a full disk) or EIO (an I/O error on its storage), told apart from
+/// other errors so a binding can say what happened. The cases are told apart after the
+/// fault, from the file as it is then. name() is the file or object whose pages are lost
+/// (empty when the copy was not told); what() reads "<op> <name>: <strerror> (<explanation>)".
 class lost_pages_error : public os_error {
  public:
   lost_pages_error(int err, std::string_view op, std::string_view name = {});
-  /// What happened, in words: "the mapped file shrank under the mapping" (EFAULT) or "I/O
-  /// error on the mapped file's storage" (EIO).
+  /// What happened, in the words every binding shows: "the mapped file shrank under the
+  /// mapping" (EFAULT), "no space left on the device for a page of this sparse file"
+  /// (ENOSPC) or "I/O error on the mapped file's storage" (EIO).
   const char* explanation() const noexcept;
   const char* what() const noexcept override { return what_.c_str(); }
 
@@ -41,9 +44,11 @@ class lost_pages_error : public os_error {
 
 /// Copies `n` bytes from `src` to `dst` (which may overlap) like memmove, but turns a
 /// SIGBUS raised on those bytes into lost_pages_error (an os_error): EFAULT when the mapped
-/// file shrank under the mapping, EIO on an I/O error of its backing store. `op` names the
-/// operation (e.g. "read") and `name` the mapped file or object in the error. The bytes of
-/// `dst` are unspecified after a failure.
+/// file shrank under the mapping, ENOSPC when its filesystem cannot back a page of it, EIO
+/// on an I/O error of its backing store. A copy whose page came back (the file shrank and
+/// grew again before the fault was examined) is made again. `op` names the operation (e.g.
+/// "read") and `name` the mapped file or object in the error. The bytes of `dst` are
+/// unspecified after a failure.
 void guarded_copy(void* dst, const void* src, std::size_t n, std::string_view op = "copy",
                   std::string_view name = {});
 

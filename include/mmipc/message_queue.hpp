@@ -178,19 +178,36 @@ class message_queue {
 /// A queue read as a stream of bytes, as a channel driver needs it: a read smaller than the
 /// message size still receives a whole message (mq_receive requires a full-size buffer) and
 /// keeps the rest for the following reads, so no message is ever cut or refused as too long.
-/// Empty messages are skipped: a stream cannot show them, and 0 bytes would mean end of file.
+/// An empty message reads as 0 bytes: the end of file of a channel read, as in posixipc 1.0,
+/// where a writer may send one to mark the end of a stream.
+///
+/// Only received bytes are ever handed out: a read that fails (EAGAIN, a timeout, any error)
+/// hands out nothing, leaves nothing pending and loses no message; an interrupted receive
+/// (EINTR) is resumed. Not thread-safe: one reader per stream.
 class message_stream {
  public:
   /// Copies up to out.size() bytes: the rest of the pending message, or else the next message
-  /// (blocking or not, as the queue is). When a message is received, stores its priority in
-  /// `priority`. Throws what message_queue::receive throws (EAGAIN when non-blocking).
+  /// (blocking or not, as the queue is); 0 for an empty message (or an empty `out`). When a
+  /// message is received, stores its priority in `priority`. Throws what
+  /// message_queue::receive throws (EAGAIN when non-blocking and the queue is empty).
   std::size_t read(const message_queue& queue, std::span<std::byte> out, unsigned& priority);
+  /// The same, waiting at most `timeout` for a message when none is pending; nullopt when the
+  /// time ran out (nothing is handed out then). Pending bytes are handed out without waiting.
+  std::optional<std::size_t> read(const message_queue& queue, std::span<std::byte> out,
+                                  unsigned& priority, std::chrono::milliseconds timeout);
   /// True while part of a received message waits to be read.
-  bool pending() const noexcept { return pos_ < rest_.size(); }
+  bool pending() const noexcept { return begin_ < end_; }
 
  private:
-  std::vector<std::byte> rest_;
-  std::size_t pos_ = 0;
+  template <class Receive>
+  std::optional<std::size_t> read_with(const message_queue& queue, std::span<std::byte> out,
+                                       unsigned& priority, Receive&& receive);
+
+  // buffer_[begin_, end_) is the unread rest of the last message received into buffer_, and
+  // nothing else: a receive into buffer_ that fails leaves begin_ == end_.
+  std::vector<std::byte> buffer_;
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
 };
 
 }  // namespace mmipc

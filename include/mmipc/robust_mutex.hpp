@@ -26,6 +26,15 @@
 // - The mutex is its bytes: it is neither copied nor moved, and its destructor does nothing
 //   (other processes may still use it). It must not be constructed again over a mutex that
 //   anyone may hold.
+// - The kernel hands over the mutex of a holder that dies, but only for holders it knows: a
+//   mutex kept in a file that was held when the machine crashed, or when the file was copied,
+//   names a thread that never existed for this kernel, and lock() would wait forever. Whoever
+//   can tell that holder() is gone (it decides how: the thread no longer exists, or is another
+//   thread with the same id) calls recover_lost_holder(), and the next lock() returns
+//   lock_status::owner_died as if the kernel had done it.
+// - Waiting never depends on a wake-up arriving: a waiter looks again every 10 ms, because a
+//   waiter killed right after an unlock woke it takes that wake-up with it. A free mutex is
+//   taken at once, with no system call.
 
 #include <pthread.h>
 #include <sys/types.h>
@@ -72,8 +81,24 @@ class robust_mutex {
   /// True when the calling thread holds the mutex.
   bool held_by_this_thread() const noexcept;
 
+  /// The id of the thread the mutex names as its holder (gettid() of the holder, as seen from
+  /// its PID namespace); 0 when the mutex is free or its holder died.
+  pid_t holder() const noexcept;
+  /// For a holder the kernel cannot know is gone (see above): when the mutex still names
+  /// `holder`, marks it "owner died" exactly as the kernel does when a holder dies, and wakes
+  /// its waiters, so the next lock() returns lock_status::owner_died. Returns false (and
+  /// changes nothing) when the mutex no longer names `holder`. A mutex that names no thread
+  /// but is not free (damaged bytes) is recovered with `holder` 0. Never use it on a holder
+  /// that may be alive: both would then hold the mutex.
+  bool recover_lost_holder(pid_t holder) noexcept;
+  /// True when these bytes hold a mutex of this kind (robust, process-shared,
+  /// error-checking): a check for a mutex read from a file that may be damaged or come from
+  /// another C library, before locking it.
+  bool valid() const noexcept;
+
  private:
   std::optional<lock_status> try_lock_for_ns(std::chrono::nanoseconds timeout);
+  std::optional<lock_status> lock_within(std::chrono::nanoseconds slice);
   pthread_mutex_t mutex_;
 };
 
