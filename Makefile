@@ -8,8 +8,9 @@
 #   make bench      benchmarks against the alternatives (Release build)
 #   make stress     the long variants of the load and fault tests (a few minutes)
 #   make fuzz       build the libFuzzer harnesses with clang and run them FUZZ_SECONDS (60)
-#   make valgrind   the Tcl and Perl suites under valgrind (memcheck), any error fails
-#   make install    PREFIX=/usr/local DESTDIR= : library, headers, Tcl packages, Perl module
+#   make valgrind   the Tcl and Perl suites and the mmipc tool under valgrind (memcheck)
+#   make install    PREFIX=/usr/local DESTDIR= : library, headers, Tcl packages, Perl module,
+#                   the mmipc tool with its man page and bash completion
 #   make format     clang-format the sources; make format-check only checks
 #   make dist       the release tarballs in DIST_DIR (build/dist): Sys-Mmap-<version>.tar.gz,
 #                   the standalone Perl distribution, and mmipc-<version>.tar.gz (git archive)

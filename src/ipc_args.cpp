@@ -41,6 +41,12 @@ int digit_value(char c) {
   return 99;
 }
 
+constexpr long long max_permissions = 07777;
+
+std::string bad_permissions(std::string_view text) {
+  return "invalid permissions " + quoted(text) + ": must be between 0 and 07777";
+}
+
 std::string option_name(ipc_kind kind) {
   return kind == ipc_kind::message_queue ? "queue" : "shared memory";
 }
@@ -197,9 +203,19 @@ mode_t parse_permissions(std::string_view text, const argument_syntax& syntax) {
     }
   }
   long long value = read_integer(syntax, text);
-  if (value < 0 || value > 07777) {
-    fail("permissions", "invalid permissions " + quoted(text) + ": must be between 0 and 07777");
+  if (value < 0 || value > max_permissions) fail("permissions", bad_permissions(text));
+  return static_cast<mode_t>(value);
+}
+
+mode_t parse_octal_permissions(std::string_view text) {
+  // Digits only (no sign, no white space, no prefix): at most 5 of them with a leading 0.
+  if (text.empty() || text.size() > 5 ||
+      text.find_first_not_of("01234567") != std::string_view::npos) {
+    fail("permissions", bad_permissions(text) + " in octal");
   }
+  long long value = 0;
+  for (char c : text) value = value * 8 + (c - '0');
+  if (value > max_permissions) fail("permissions", bad_permissions(text) + " in octal");
   return static_cast<mode_t>(value);
 }
 

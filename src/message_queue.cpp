@@ -64,6 +64,12 @@ mq_limits mq_limits::current() {
   return limits;
 }
 
+mq_capacity mq_limits::capacity(std::optional<long> max_messages,
+                                std::optional<long> message_size) const noexcept {
+  return {max_messages.value_or(msg_default > 0 ? msg_default : 10),
+          message_size.value_or(msgsize_default > 0 ? msgsize_default : 8192)};
+}
+
 mq_limit_error::mq_limit_error(int err, std::string_view op, std::string_view name,
                                std::string explanation)
     : os_error(err, op, name),
@@ -175,9 +181,7 @@ message_queue message_queue::open(std::string_view name, int flags, mode_t permi
     const int err = errno;
     if (err == EMFILE || ((flags & O_CREAT) && (err == EINVAL || err == ENOSPC))) {
       mq_limits limits = mq_limits::current();
-      mq_capacity asked = capacity.value_or(
-          mq_capacity{limits.msg_default > 0 ? limits.msg_default : 10,
-                      limits.msgsize_default > 0 ? limits.msgsize_default : 8192});
+      mq_capacity asked = capacity.value_or(limits.capacity(std::nullopt, std::nullopt));
       std::string why;
       if (flags & O_CREAT) {
         why = explain_mq_limit(err, asked, limits);

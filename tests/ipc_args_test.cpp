@@ -112,6 +112,21 @@ TEST(IpcArgsTest, PermissionsWithALeadingZeroAreOctalWhateverTheIntegerSyntax) {
             "invalid permissions \"017777\": must be between 0 and 07777");
 }
 
+// The shell's way (chmod, the mmipc tool's --mode): digits are octal without a leading 0.
+TEST(IpcArgsTest, OctalPermissionsNeedNoLeadingZero) {
+  EXPECT_EQ(mmipc::parse_octal_permissions("640"), 0640u);
+  EXPECT_EQ(mmipc::parse_octal_permissions("0640"), 0640u);
+  EXPECT_EQ(mmipc::parse_octal_permissions("7777"), 07777u);
+  EXPECT_EQ(mmipc::parse_octal_permissions("0"), 0u);
+  for (const char* bad : {"", "8", "0x1f", "-1", "+640", " 640", "640 ", "10000", "017777",
+                          "000000640", "rw-r--r--"}) {
+    EXPECT_EQ(
+        error_of([&] { mmipc::parse_octal_permissions(bad); }),
+        "invalid permissions \"" + std::string(bad) + "\": must be between 0 and 07777 in octal")
+        << bad;
+  }
+}
+
 TEST(IpcArgsTest, NamesMustStartWithOneSlash) {
   for (const char* good : {"/a", "/queue-1.x"}) {
     EXPECT_NO_THROW(mmipc::validate_ipc_name(good, ipc_kind::message_queue)) << good;

@@ -339,6 +339,32 @@ TEST(MessageQueueTest, ExplanationsNameEachLimit) {
   EXPECT_EQ(mmipc::explain_mq_limit(EACCES, {10, 8192}, limits), "");
 }
 
+// What `mq open -maxmsg 4` (or the mmipc tool's `mq create --maxmsg 4`) creates: the size
+// not given is the system's default, as for a queue created without attributes.
+TEST(MessageQueueTest, CapacityTakesTheSystemDefaultForWhatIsUnset) {
+  mmipc::mq_limits limits;
+  limits.msg_default = 7;
+  limits.msgsize_default = 300;
+  EXPECT_EQ(limits.capacity(4, std::nullopt).max_messages, 4);
+  EXPECT_EQ(limits.capacity(4, std::nullopt).message_size, 300);
+  EXPECT_EQ(limits.capacity(std::nullopt, 64).max_messages, 7);
+  EXPECT_EQ(limits.capacity(std::nullopt, 64).message_size, 64);
+  EXPECT_EQ(limits.capacity(2, 3).max_messages, 2);
+  EXPECT_EQ(limits.capacity(2, 3).message_size, 3);
+  // Unreadable defaults (no /proc): Linux's own, 10 messages of 8192 bytes.
+  const mmipc::mq_capacity fallback = mmipc::mq_limits{}.capacity(std::nullopt, std::nullopt);
+  EXPECT_EQ(fallback.max_messages, 10);
+  EXPECT_EQ(fallback.message_size, 8192);
+  // The defaults in force are the ones a queue created without attributes gets.
+  queue_name q;
+  const mmipc::mq_capacity now = mmipc::mq_limits::current().capacity(std::nullopt, 16);
+  auto mq = message_queue::open(q, O_RDWR | O_CREAT, 0600, now);
+  queue_name plain;
+  auto kernel = message_queue::open(plain, O_RDWR | O_CREAT, 0600);
+  EXPECT_EQ(mq.attributes().max_messages, kernel.attributes().max_messages);
+  EXPECT_EQ(mq.attributes().message_size, 16);
+}
+
 // A moved-from or default-constructed queue refuses every operation with os_error(EBADF).
 TEST(MessageQueueTest, EmptyHandleRefusesEveryOperationWithEbadf) {
   queue_name q;

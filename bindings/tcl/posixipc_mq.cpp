@@ -282,12 +282,8 @@ int open_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
     }
     std::optional<mmipc::mq_capacity> capacity;
     if (request.max_messages || request.message_size) {
-      const mmipc::mq_limits limits = mmipc::mq_limits::current();
       // An option not given takes the system default, as the kernel would.
-      capacity = mmipc::mq_capacity{
-          request.max_messages.value_or(limits.msg_default > 0 ? limits.msg_default : 10),
-          request.message_size.value_or(limits.msgsize_default > 0 ? limits.msgsize_default
-                                                                   : 8192)};
+      capacity = mmipc::mq_limits::current().capacity(request.max_messages, request.message_size);
     }
     auto q = std::make_unique<mq_channel>();
     q->queue = mmipc::message_queue::open(native_name(request.name), request.access.flags,

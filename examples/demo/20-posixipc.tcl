@@ -5,40 +5,13 @@
 package require posixipc 1.0
 namespace import ::posixipc::mq ::posixipc::shm
 
-set dir [expr {[info exists ::env(MMIPC_DEMO_DIR)] ? $::env(MMIPC_DEMO_DIR) : "/tmp"}]
 set tag [pid]
 set requests /demo-requests-$tag
 set replies /demo-replies-$tag
 set board /demo-board-$tag
 
-set server_script [file join $dir posixipc-server-$tag.tcl]
-set f [open $server_script w]
-puts $f {
-    package require posixipc
-    namespace import ::posixipc::mq ::posixipc::shm
-    lassign $argv requests replies board
-    set in [mq open $requests r]
-    set out [mq open $replies w]
-    fconfigure $out -buffering line
-    while {[gets $in line] >= 0} {
-        switch -glob -- $line {
-            "add *" { puts $out [tcl::mathop::+ {*}[lrange $line 1 end]] }
-            "shout *" { puts $out [string toupper [lrange $line 1 end]] }
-            "sign the board" {
-                # Shared memory: the client created it; the server appends to what it reads.
-                set s [shm open $board r+]
-                set text [string trimright [read $s] \0]
-                seek $s [string length $text]
-                puts -nonewline $s " / server [pid] was here"
-                close $s
-                puts $out "signed"
-            }
-            "bye" { puts $out "bye"; break }
-            default { puts $out "?" }
-        }
-    }
-}
-close $f
+# The server: its own script, which the mmipc demonstration runs too.
+set server_script [file join [file dirname [file normalize [info script]]] .. tcl posixipc-server.tcl]
 
 # Create both queues before the server opens them (small queues: 4 messages of 256 bytes).
 set to_server [mq open -maxmsg 4 -msgsize 256 $requests w+ 0600]
@@ -72,5 +45,4 @@ foreach c [list $to_server $from_server $s $q] { close $c }
 mq unlink $requests
 mq unlink $replies
 shm unlink $board
-file delete $server_script
 puts "queues and shared memory removed"

@@ -113,6 +113,10 @@ long long parse_integer(std::string_view text);
 /// leading 0 are decimal); anything else is read by syntax.integer (default: parse_integer).
 mode_t parse_permissions(std::string_view text, const argument_syntax& syntax = {});
 
+/// Parses permissions written in octal digits only, as chmod(1) reads them ("640" is 0640);
+/// must lie in [0, 07777]. For front ends whose users write modes the shell's way.
+mode_t parse_octal_permissions(std::string_view text);
+
 /// What a name is given to.
 enum class ipc_kind { message_queue, shared_memory, semaphore };
 

@@ -72,6 +72,12 @@ struct mq_limits {
 
   /// Reads the limits of the calling process.
   static mq_limits current();
+
+  /// The capacity of a queue created with `max_messages` messages of `message_size` bytes,
+  /// where one left unset takes the system default (msg_default, msgsize_default; 10 and
+  /// 8192 when unreadable), as the kernel does for a queue created without attributes.
+  mq_capacity capacity(std::optional<long> max_messages,
+                       std::optional<long> message_size) const noexcept;
 };
 
 /// A queue creation refused because of a system limit: what() is the os_error text followed

@@ -1,0 +1,14 @@
+#pragma once
+// The subcommand groups of the mmipc tool, one file each. A new group (the ring log's `log`)
+// is one more file with one more registration function, declared here and listed in main.cpp.
+
+#include "CLI/CLI.hpp"
+
+namespace mmipc::cli {
+
+/// mmipc mq ...: POSIX message queues (mq.cpp).
+void add_mq_commands(CLI::App& program);
+/// mmipc shm ...: POSIX shared memory guarded by the posixipc semaphore (shm.cpp).
+void add_shm_commands(CLI::App& program);
+
+}  // namespace mmipc::cli
