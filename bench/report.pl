@@ -21,11 +21,15 @@ die "usage: $0 --samples FILE --out DIR\n" unless $samples_file && $out;
 
 my %group_title = (
   tcl      => '1. Tcl `mmap` channel vs Tcl file channel vs memcpy (file hot in the page cache)',
+  tcl9     => '1b. Tcl 9: `mmap` channel vs Tcl 9 file channel vs memcpy (as table 1)',
   posixipc => '2. `posixipc` (Tcl) vs raw C++ `mq_*` / memcpy, and the C++ `message_queue`',
+  posixipc9 => '2b. Tcl 9: `posixipc` vs raw C++ `mq_*` / memcpy (as table 2)',
   perl     => '3. `Sys::Mmap`: ours vs Debian\'s 0.20 vs File::Map (separate perl processes)',
   cxx      => '4. C++: `mmipc::mapping`/`cursor` vs pread, std::ifstream, Boost.Interprocess; `mmipc::ring_log` vs write(2), spdlog',
 );
-my @group_order = qw(tcl posixipc perl cxx);
+# tcl9 and posixipc9: the Tcl cases under Tcl 9, when the build made the packages for it
+# (bench/run); the targets below are table 1's and 2's, Tcl 8.6's.
+my @group_order = qw(tcl tcl9 posixipc posixipc9 perl cxx);
 
 # The issue's targets: in each case matching `case`, every contender matching `fast` must be
 # `op` `threshold` times faster than the contender matching `slow` (ratio = slow / fast).
@@ -229,10 +233,10 @@ if (@chart && system('sh', '-c', 'command -v gnuplot >/dev/null') == 0) {
   open my $d, '>', $dat or die "cannot write $dat: $!\n";
   my $i = 0;
   my @tics;
-  my %colour = (tcl => 1, posixipc => 2, perl => 3, cxx => 4);
+  my %colour = (tcl => 1, tcl9 => 1, posixipc => 2, posixipc9 => 2, perl => 3, cxx => 4);
   for my $c (@chart) {
     my ($group, $case, $who, $r) = @$c;
-    (my $label = "$case: $who") =~ s/"/'/g;
+    (my $label = ($group =~ /9$/ ? 'Tcl 9, ' : '') . "$case: $who") =~ s/"/'/g;
     $label = substr($label, 0, 90);
     printf $d "%d\t%g\t%d\n", $i, $r, $colour{$group} // 5;
     push @tics, sprintf('"%s" %d', $label, $i);
@@ -257,8 +261,8 @@ set cbrange [1:5]
 unset colorbox
 set arrow from 1, graph 0 to 1, graph 1 nohead lw 2 lc rgb "black"
 plot "$dat" using (sqrt(\$2)):1:(sqrt(\$2) < 1 ? \$2 : 1):(\$2 > 1 ? \$2 : 1):(\$1-0.35):(\$1+0.35):3 with boxxyerror lc palette notitle, \\
-     NaN with boxes lc rgb "#1f77b4" title "1. Tcl mmap", \\
-     NaN with boxes lc rgb "#ff7f0e" title "2. posixipc", \\
+     NaN with boxes lc rgb "#1f77b4" title "1. Tcl mmap (1b: Tcl 9)", \\
+     NaN with boxes lc rgb "#ff7f0e" title "2. posixipc (2b: Tcl 9)", \\
      NaN with boxes lc rgb "#2ca02c" title "3. Sys::Mmap", \\
      NaN with boxes lc rgb "#d62728" title "4. C++"
 GP

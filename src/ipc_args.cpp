@@ -189,6 +189,19 @@ long long parse_integer(std::string_view text) {
 }
 
 mode_t parse_permissions(std::string_view text, const argument_syntax& syntax) {
+  // A 0 followed by an octal digit makes the permissions octal ("0640"), whatever the front
+  // end's integers say: Tcl 9 reads other integers with a leading 0 as decimal, but its open
+  // still reads permissions this way (Tcl 8.6 reads every such integer as octal). Any other
+  // form ("0o640", "420", and "08" or "0649" in Tcl 9) is the front end's integer.
+  const std::string_view digits = trim(text);
+  if (digits.size() > 1 && digits[0] == '0' && digits[1] >= '0' && digits[1] <= '7') {
+    try {
+      const long long value = parse_integer("0o" + std::string(digits.substr(1)));
+      if (value <= 07777) return static_cast<mode_t>(value);
+    } catch (const std::invalid_argument&) {
+      // Not octal digits: the front end's integer (and its message).
+    }
+  }
   long long value = read_integer(syntax, text);
   if (value < 0 || value > max_permissions) fail("permissions", bad_permissions(text));
   return static_cast<mode_t>(value);

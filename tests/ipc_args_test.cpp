@@ -92,6 +92,26 @@ TEST(IpcArgsTest, PermissionsAreOctalAndBounded) {
             "invalid permissions \"010000\": must be between 0 and 07777");
 }
 
+TEST(IpcArgsTest, PermissionsWithALeadingZeroAreOctalWhateverTheIntegerSyntax) {
+  // Tcl 9 reads "0640" as decimal 640, but its open reads permissions "0640" as octal, and so
+  // must these; any other form is the front end's integer ("08" is 8 in Tcl 9).
+  mmipc::argument_syntax decimal;
+  decimal.integer = [](std::string_view text) -> long long {
+    std::size_t used = 0;
+    const long long value = std::stoll(std::string(text), &used, 10);
+    if (used != text.size()) throw std::invalid_argument("not decimal");
+    return value;
+  };
+  EXPECT_EQ(mmipc::parse_permissions("0640", decimal), 0640u);
+  EXPECT_EQ(mmipc::parse_permissions(" 0600 ", decimal), 0600u);
+  EXPECT_EQ(mmipc::parse_permissions("00644", decimal), 0644u);
+  EXPECT_EQ(mmipc::parse_permissions("420", decimal), 0644u);
+  EXPECT_EQ(mmipc::parse_permissions("08", decimal), 8u);
+  EXPECT_EQ(mmipc::parse_permissions("0649", decimal), 649u);
+  EXPECT_EQ(error_of([] { mmipc::parse_permissions("017777"); }),
+            "invalid permissions \"017777\": must be between 0 and 07777");
+}
+
 // The shell's way (chmod, the mmipc tool's --mode): digits are octal without a leading 0.
 TEST(IpcArgsTest, OctalPermissionsNeedNoLeadingZero) {
   EXPECT_EQ(mmipc::parse_octal_permissions("640"), 0640u);
@@ -294,8 +314,9 @@ TEST(IpcArgsTest, AFrontEndMayReadIntegersAndListsItsOwnWay) {
   EXPECT_EQ(r.permissions, 7u);
   EXPECT_EQ(r.access.flags, O_RDWR | O_CREAT);
   EXPECT_EQ(seen, (std::vector<std::string>{"seven", "{RDWR {CREAT}}", "seven"}));
-  // What the reader throws reaches the caller unchanged.
-  const std::vector<std::string_view> bad{"/q", "r", "0600"};
+  // What the reader throws reaches the caller unchanged. (Permissions with a leading 0 and an
+  // octal digit never reach it: see PermissionsWithALeadingZeroAreOctalWhateverTheIntegerSyntax.)
+  const std::vector<std::string_view> bad{"/q", "r", "six"};
   EXPECT_THROW(mmipc::parse_open_request(ipc_kind::message_queue, bad, syntax), std::runtime_error);
   // Mode words are not lists.
   EXPECT_EQ(mmipc::parse_access("w+", syntax).flags, O_RDWR | O_CREAT);

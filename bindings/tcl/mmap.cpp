@@ -57,8 +57,9 @@ struct mmap_channel {
   std::byte last_byte_before{};
 };
 
-// The output end-of-file character of `channel` (0 when there is none).
+// The output end-of-file character of `channel` (0 when there is none, as always in Tcl 9).
 char output_eofchar(Tcl_Channel channel) {
+  if (!mmipc::tcl::has_output_eofchar) return 0;
   Tcl_DString value;
   Tcl_DStringInit(&value);
   char eofchar = 0;
@@ -201,19 +202,6 @@ Tcl_WideInt wide_seek_proc(void* instance, Tcl_WideInt offset, int mode, int* er
   }
 }
 
-#if TCL_MAJOR_VERSION < 9
-// Tcl 8.6 requires a seekProc for a channel to be seekable, and uses wideSeekProc instead
-// whenever it is present; this one only serves callers that still use the narrow interface.
-int seek_proc(void* instance, long offset, int mode, int* error_code) {
-  Tcl_WideInt result = wide_seek_proc(instance, offset, mode, error_code);
-  if (result > INT_MAX) {
-    *error_code = EOVERFLOW;
-    return -1;
-  }
-  return static_cast<int>(result);
-}
-#endif
-
 // The read-only options, in the order `chan configure` lists them.
 constexpr const char* option_names[] = {"-length", "-offset", "-shared"};
 
@@ -289,23 +277,23 @@ int truncate_proc(void* /*instance*/, Tcl_WideInt /*length*/) {
 
 // The mmap channel type.
 const Tcl_ChannelType mmap_channel_type = {
-    "mmap",                          // typeName: shown by `chan configure` and errors
-    TCL_CHANNEL_VERSION_5,           // version: wide seek, thread action, truncate
-    MMIPC_TCL_CLOSE_PROC,            // closeProc: Tcl 8.6 marker for close2Proc
-    input_proc,                      // inputProc: copies from the region, 0 at its end
-    output_proc,                     // outputProc: cyclic write into the region
-    MMIPC_TCL_SEEK_PROC(seek_proc),  // seekProc: narrow seek, Tcl 8.6 only
-    set_option_proc,                 // setOptionProc: the driver's options are read-only
-    get_option_proc,                 // getOptionProc: -length, -offset, -shared
-    watch_proc,                      // watchProc: always readable/writable, timer driven
-    get_handle_proc,                 // getHandleProc: no OS handle
-    close_proc,                      // close2Proc: msync if written, then unmap
-    block_mode_proc,                 // blockModeProc: memory never blocks
-    nullptr,                         // flushProc: reserved by Tcl
-    nullptr,                         // handlerProc: not a stacked channel
-    wide_seek_proc,                  // wideSeekProc: 64-bit bounded seek
-    thread_action_proc,              // threadActionProc: drops the timer on thread::transfer
-    truncate_proc,                   // truncateProc: refused, the size is fixed
+    "mmap",                               // typeName: shown by `chan configure` and errors
+    TCL_CHANNEL_VERSION_5,                // version: wide seek, thread action, truncate
+    MMIPC_TCL_CLOSE_PROC,                 // closeProc: Tcl 8.6 marker for close2Proc
+    input_proc,                           // inputProc: copies from the region, 0 at its end
+    output_proc,                          // outputProc: cyclic write into the region
+    MMIPC_TCL_SEEK_PROC(wide_seek_proc),  // seekProc: Tcl 8.6 only
+    set_option_proc,                      // setOptionProc: the driver's options are read-only
+    get_option_proc,                      // getOptionProc: -length, -offset, -shared
+    watch_proc,                           // watchProc: always readable/writable, timer driven
+    get_handle_proc,                      // getHandleProc: no OS handle
+    close_proc,                           // close2Proc: msync if written, then unmap
+    block_mode_proc,                      // blockModeProc: memory never blocks
+    nullptr,                              // flushProc: reserved by Tcl
+    nullptr,                              // handlerProc: not a stacked channel
+    wide_seek_proc,                       // wideSeekProc: 64-bit bounded seek
+    thread_action_proc,                   // threadActionProc: drops the timer on thread::transfer
+    truncate_proc,                        // truncateProc: refused, the size is fixed
 };
 
 // ---- commands -----------------------------------------------------------------------------
@@ -425,7 +413,9 @@ int mmap_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
   chan->channel = Tcl_CreateChannel(&mmap_channel_type, name, chan.get(), chan->mode);
   mmap_channel* raw = chan.release();  // owned by the channel from here; freed by close
   Tcl_RegisterChannel(interp, raw->channel);
-  Tcl_CreateCloseHandler(raw->channel, clear_output_eofchar, raw);
+  if (mmipc::tcl::has_output_eofchar) {
+    Tcl_CreateCloseHandler(raw->channel, clear_output_eofchar, raw);
+  }
   // The seed's default: unbuffered output, so every puts reaches the mapping at once. The
   // seed calls the channel "non-blocking by nature": the driver never waits, so Tcl's
   // -blocking stays 1, as for a file (in non-blocking mode Tcl takes a read that reached the
@@ -508,9 +498,9 @@ int read_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
   auto* chan = static_cast<mmap_channel*>(Tcl_GetChannelInstanceData(channel));
   const auto count =
       static_cast<std::size_t>(std::min<std::uint64_t>(wanted, chan->cursor.remaining()));
-  if (count > static_cast<std::size_t>(INT_MAX)) {
+  if (count > mmipc::tcl::max_value_size) {
     return mmipc::tcl::error(interp,
-                             "numBytes is too large for a Tcl 8.6 value (2 GiB - 1 at most)",
+                             std::string("numBytes is too large for ") + mmipc::tcl::max_value_text,
                              mmipc::tcl::error_code(mmipc::tcl::code_invalid, "numBytes"));
   }
   Tcl_Obj* result = Tcl_NewByteArrayObj(nullptr, 0);
@@ -518,14 +508,14 @@ int read_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
   Tcl_IncrRefCount(result);
   const std::unique_ptr<Tcl_Obj, void (*)(Tcl_Obj*)> hold(
       result, [](Tcl_Obj* obj) { Tcl_DecrRefCount(obj); });
-  unsigned char* bytes = Tcl_SetByteArrayLength(result, static_cast<int>(count));
+  unsigned char* bytes = Tcl_SetByteArrayLength(result, static_cast<Tcl_Size>(count));
   mmipc::prefault_buffer(bytes, count);
   // The count read, not the one asked for: a read may stop early (a cursor that guards
   // against pages lost to a truncated file returns the bytes before them).
   const std::size_t got =
       chan->cursor.read(std::span<std::byte>(reinterpret_cast<std::byte*>(bytes), count));
   chan->read_ended_at = got > 0 ? chan->cursor.tell() : no_position;
-  Tcl_SetByteArrayLength(result, static_cast<int>(got));
+  Tcl_SetByteArrayLength(result, static_cast<Tcl_Size>(got));
   Tcl_SetObjResult(interp, result);
   return TCL_OK;
 }

@@ -114,11 +114,5 @@ void register_shm_commands(Tcl_Interp* interp);
 // Half-close (`close $chan write`): the original's driver had a whole-channel closeProc and no
 // close2Proc, so Tcl 8.6 refused a half-close itself, with "half-close of channels not
 // supported by mqs" (or shms) and the channel left as it was. Ours does the same in Tcl 8.6;
-// Tcl 9 retired closeProc, and there close2Proc answers a half-close with EINVAL.
-#if TCL_MAJOR_VERSION < 9
-#define POSIXIPC_CLOSE_PROC(whole, half) (whole)
-#define POSIXIPC_CLOSE2_PROC(whole, half) nullptr
-#else
-#define POSIXIPC_CLOSE_PROC(whole, half) nullptr
-#define POSIXIPC_CLOSE2_PROC(whole, half) (half)
-#endif
+// Tcl 9 retired closeProc, and there close2Proc answers a half-close with EINVAL (see
+// MMIPC_TCL_WHOLE_CLOSE_PROC in tcl_compat.hpp).

@@ -245,9 +245,9 @@ void thread_action_proc(ClientData instance, int action) {
 }
 
 const Tcl_ChannelType mq_channel_type = {
-    "mq",                                          // typeName: shown by errors and `chan configure`
-    TCL_CHANNEL_VERSION_5,                         // version: thread action and truncate slots
-    POSIXIPC_CLOSE_PROC(close_proc, close2_proc),  // closeProc: mq_close (Tcl 8.6)
+    "mq",                   // typeName: shown by errors and `chan configure`
+    TCL_CHANNEL_VERSION_5,  // version: thread action and truncate slots
+    MMIPC_TCL_WHOLE_CLOSE_PROC(close_proc, close2_proc),  // closeProc: mq_close (Tcl 8.6)
     input_proc,       // inputProc: one mq_receive, recording -lastpriority
     output_proc,      // outputProc: one mq_send at -priority
     nullptr,          // seekProc: a queue cannot seek
@@ -255,11 +255,11 @@ const Tcl_ChannelType mq_channel_type = {
     get_option_proc,  // getOptionProc: -curmsgs -lastpriority -maxmsg -msgsize -priority
     watch_proc,       // watchProc: file handler on the queue descriptor
     get_handle_proc,  // getHandleProc: the queue descriptor
-    POSIXIPC_CLOSE2_PROC(close_proc, close2_proc),  // close2Proc: mq_close (Tcl 9)
-    block_mode_proc,                                // blockModeProc: O_NONBLOCK through mq_setattr
-    nullptr,                                        // flushProc: reserved by Tcl
-    nullptr,                                        // handlerProc: not a stacked channel
-    nullptr,                                        // wideSeekProc: a queue cannot seek
+    MMIPC_TCL_WHOLE_CLOSE2_PROC(close_proc, close2_proc),  // close2Proc: mq_close (Tcl 9)
+    block_mode_proc,     // blockModeProc: O_NONBLOCK through mq_setattr
+    nullptr,             // flushProc: reserved by Tcl
+    nullptr,             // handlerProc: not a stacked channel
+    nullptr,             // wideSeekProc: a queue cannot seek
     thread_action_proc,  // threadActionProc: drops handlers on thread::transfer
     nullptr,             // truncateProc: a queue cannot be truncated
 };
@@ -370,8 +370,11 @@ int send_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
       }
       priority = static_cast<unsigned>(value);
     }
+    // Tcl 9 refuses a character above U+00FF here, as its binary channels do; Tcl 8.6 keeps
+    // its low byte.
     Tcl_Size length = 0;
-    const unsigned char* bytes = Tcl_GetByteArrayFromObj(objv[first + 1], &length);
+    const unsigned char* bytes = mmipc::tcl::get_bytes(interp, objv[first + 1], &length);
+    if (bytes == nullptr) return TCL_ERROR;
     auto message = std::as_bytes(std::span(bytes, static_cast<std::size_t>(length)));
     if (timeout) {
       if (!q->queue.send(message, priority, *timeout)) {

@@ -59,12 +59,6 @@ long long wide_seek_proc(ClientData instance, long long offset, int mode, int* e
   }
 }
 
-#if TCL_MAJOR_VERSION < 9
-int seek_proc(ClientData instance, long offset, int mode, int* error_code) {
-  return static_cast<int>(wide_seek_proc(instance, offset, mode, error_code));
-}
-#endif
-
 int close_proc(ClientData instance, Tcl_Interp* /*interp*/) {
   auto* s = static_cast<shm_channel*>(instance);
   delete s;
@@ -133,21 +127,21 @@ void thread_action_proc(ClientData instance, int action) {
 }
 
 const Tcl_ChannelType shm_channel_type = {
-    "shm",                                          // typeName
-    TCL_CHANNEL_VERSION_5,                          // version: wide seek, thread action, truncate
-    POSIXIPC_CLOSE_PROC(close_proc, close2_proc),   // closeProc: unmap and close (Tcl 8.6)
-    input_proc,                                     // inputProc: under the lock, stops at the end
-    output_proc,                                    // outputProc: under the lock, ENOSPC at the end
-    MMIPC_TCL_SEEK_PROC(seek_proc),                 // seekProc: narrow seek, Tcl 8.6 only
-    set_option_proc,                                // setOptionProc: -size is read-only
-    get_option_proc,                                // getOptionProc: -size
-    watch_proc,                                     // watchProc: always ready, timer driven
-    get_handle_proc,                                // getHandleProc: the object's descriptor
-    POSIXIPC_CLOSE2_PROC(close_proc, close2_proc),  // close2Proc: unmap and close (Tcl 9)
-    block_mode_proc,                                // blockModeProc: nothing to change
-    nullptr,                                        // flushProc: reserved by Tcl
-    nullptr,                                        // handlerProc: not a stacked channel
-    wide_seek_proc,                                 // wideSeekProc: bounded to [0, size]
+    "shm",                  // typeName
+    TCL_CHANNEL_VERSION_5,  // version: wide seek, thread action, truncate
+    MMIPC_TCL_WHOLE_CLOSE_PROC(close_proc, close2_proc),  // closeProc: unmap and close (Tcl 8.6)
+    input_proc,                           // inputProc: under the lock, stops at the end
+    output_proc,                          // outputProc: under the lock, ENOSPC at the end
+    MMIPC_TCL_SEEK_PROC(wide_seek_proc),  // seekProc: narrow seek, Tcl 8.6 only
+    set_option_proc,                      // setOptionProc: -size is read-only
+    get_option_proc,                      // getOptionProc: -size
+    watch_proc,                           // watchProc: always ready, timer driven
+    get_handle_proc,                      // getHandleProc: the object's descriptor
+    MMIPC_TCL_WHOLE_CLOSE2_PROC(close_proc, close2_proc),  // close2Proc: unmap and close (Tcl 9)
+    block_mode_proc,                                       // blockModeProc: nothing to change
+    nullptr,                                               // flushProc: reserved by Tcl
+    nullptr,                                               // handlerProc: not a stacked channel
+    wide_seek_proc,                                        // wideSeekProc: bounded to [0, size]
     thread_action_proc,  // threadActionProc: drops the timer on thread::transfer
     nullptr,             // truncateProc: the size is fixed
 };

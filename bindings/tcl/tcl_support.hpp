@@ -1,8 +1,8 @@
 #pragma once
 // tcl_support: the glue every mmipc Tcl package needs, written once.
 //
-// - Tcl 8.6 / Tcl 9 compatibility shims for channel drivers (Tcl_Size, the closeProc and
-//   seekProc slots that Tcl 9 retired, the version to ask of the stubs library).
+// - Tcl 8.6 / Tcl 9 differences: in tcl_compat.hpp, included here (the one file with an #if
+//   on the Tcl version).
 // - Turning the core's errors into Tcl errors: an mmipc::os_error becomes a message plus
 //   errorCode `POSIX <ERRNAME> <message>` (as Tcl_PosixError does for Tcl's own commands); a
 //   std::invalid_argument becomes its message with errorCode `MMIPC INVALID`. The errorCodes
@@ -27,28 +27,7 @@
 
 #include "mmipc/error.hpp"
 #include "mmipc/guarded_copy.hpp"
-
-// ---- Tcl 8.6 / 9 compatibility ------------------------------------------------------------
-
-#if TCL_MAJOR_VERSION < 9
-#ifndef TCL_SIZE_MAX
-// Tcl 9 counts sizes in Tcl_Size (ptrdiff_t); Tcl 8.6 before 8.6.14 has no such type.
-typedef int Tcl_Size;
-#define TCL_SIZE_MAX INT_MAX
-#endif
-// Tcl 8.6 calls close2Proc only when closeProc holds this marker, and needs a seekProc for a
-// channel to be seekable at all (wideSeekProc is used when present).
-#define MMIPC_TCL_CLOSE_PROC TCL_CLOSE2PROC
-#define MMIPC_TCL_SEEK_PROC(proc) (proc)
-// Oldest Tcl the stubs library must provide.
-#define MMIPC_TCL_STUBS_VERSION "8.6"
-#else
-// Tcl 9 removed closeProc and seekProc (the slots must be NULL): close2Proc and wideSeekProc
-// are always used.
-#define MMIPC_TCL_CLOSE_PROC nullptr
-#define MMIPC_TCL_SEEK_PROC(proc) nullptr
-#define MMIPC_TCL_STUBS_VERSION "9.0"
-#endif
+#include "tcl_compat.hpp"
 
 namespace mmipc::tcl {
 
@@ -203,8 +182,8 @@ inline int channel_exception_errno(Tcl_Channel chan, bool reading) noexcept {
       Tcl_ListObjAppendElement(nullptr, error, Tcl_NewIntObj(0));
       Tcl_ListObjAppendElement(nullptr, error, Tcl_NewStringObj("-errorcode", -1));
       Tcl_ListObjAppendElement(nullptr, error, code);
-      Tcl_ListObjAppendElement(nullptr, error,
-                               Tcl_NewStringObj(message.data(), static_cast<int>(message.size())));
+      Tcl_ListObjAppendElement(
+          nullptr, error, Tcl_NewStringObj(message.data(), static_cast<Tcl_Size>(message.size())));
       Tcl_SetChannelError(chan, error);
     }
     return err;
@@ -269,7 +248,7 @@ inline int refuse_safe_interp(Tcl_Interp* interp, std::string_view package,
 /// (with `reason`), and installs the SIGBUS guard of the channels' copies before scripts
 /// install handlers of their own. Returns TCL_OK or TCL_ERROR with the result set.
 inline int init_package(Tcl_Interp* interp, std::string_view package, std::string_view reason) {
-  if (Tcl_InitStubs(interp, MMIPC_TCL_STUBS_VERSION, 0) == nullptr) return TCL_ERROR;
+  if (Tcl_InitStubs(interp, stubs_version, 0) == nullptr) return TCL_ERROR;
   if (refuse_safe_interp(interp, package, reason) != TCL_OK) return TCL_ERROR;
   return guarded(interp, [] {
     mmipc::install_sigbus_guard();

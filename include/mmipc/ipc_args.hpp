@@ -108,8 +108,9 @@ open_access parse_access(std::string_view text, const argument_syntax& syntax = 
 /// 0o or leading-0 octal, or 0b binary. Throws `expected integer but got "text"`.
 long long parse_integer(std::string_view text);
 
-/// Parses permissions ("0640" is octal) with syntax.integer (default: parse_integer); must
-/// lie in [0, 07777].
+/// Parses permissions; must lie in [0, 07777]. A 0 then an octal digit is octal ("0640"),
+/// whatever syntax.integer says (as Tcl 9's open reads them, where other integers with a
+/// leading 0 are decimal); anything else is read by syntax.integer (default: parse_integer).
 mode_t parse_permissions(std::string_view text, const argument_syntax& syntax = {});
 
 /// Parses permissions written in octal digits only, as chmod(1) reads them ("640" is 0640);

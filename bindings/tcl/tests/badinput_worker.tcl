@@ -16,6 +16,7 @@ package require mmap
 package require posixipc
 
 lassign $argv seed calls dir
+set ::tcl9 [package vsatisfies [package provide Tcl] 9-]
 expr {srand($seed)}
 fconfigure stdout -buffering line
 interp bgerror {} [list apply {args {}}]
@@ -68,6 +69,19 @@ set ::numbers {0 1 2 3 7 8 -1 -2 -7 10 11 255 4095 4096 4097 8191 8192 8193 6553
 # call fails before anything is allocated. Integers in [64 KiB, 2^48) are replaced.
 proc bounded {n} {
     if {[string is wideinteger -strict $n] && $n > 65536 && $n < 281474976710656} {
+        return [pick {4096 100 65536}]
+    }
+    return $n
+}
+# A count for read. Tcl 9.0.1 bug, with its own channels as with ours: read keeps only the
+# low 32 bits of a count of 2^32 or more (read $file 4294967301 reads 5 characters, a
+# multiple of 2^32 none) and panics ("Buffer Underflow, BUFFER_PADDING not enough") when that
+# is a pipe's: lassign [chan pipe] r w; puts -nonewline $w [string repeat ab\n 10]; close $w;
+# fconfigure $r -buffersize 8; read $r 1152921504606846976. Not a case to hit under Tcl 9:
+# such counts are replaced there (and only there, so Tcl 8.6 runs the same calls as before).
+proc read_count {n} {
+    set n [bounded $n]
+    if {$::tcl9 && [string is wideinteger -strict $n] && $n > 2147483647} {
         return [pick {4096 100 65536}]
     }
     return $n
@@ -132,9 +146,11 @@ proc note_deferred {chan} {
 #   lassign [chan pipe] r1 w1; lassign [chan pipe] r2 w2; fconfigure $w2 -blocking 0
 #   puts -nonewline $w2 [string repeat x 200000]; fconfigure $r1 -blocking 0
 #   chan copy $r1 $w2 -command list; close $w2; <read all of $r2, update>; close $r1
-# Such a close is put off until the copy is over (the cleanup at the end retries it).
+# Such a close is put off until the copy is over (the cleanup at the end retries it). Tcl 9
+# has no such bug (the recipe runs clean under valgrind with Tcl 9.0.1): there it is closed,
+# which also ends a copy whose output can never drain (into a queue no name reaches any more).
 proc copy_would_dangle {chan} {
-    expr {[alive $chan] && ![catch {chan pending output $chan} n] && $n > 0 &&
+    expr {!$::tcl9 && [alive $chan] && ![catch {chan pending output $chan} n] && $n > 0 &&
           [catch {chan configure $chan -buffersize [chan configure $chan -buffersize]} msg] &&
           [string match "*background copy in progress*" $msg]}
 }
@@ -147,6 +163,21 @@ proc fuzz_close {chan args} {
     note_deferred $chan
     if {[llength $args]} { lappend ::halfclosed $chan }
     close $chan {*}$args
+}
+# Tcl 9.0.1 bug, with its own pipes as with our channels: a non-blocking channel (a background
+# copy makes its channels non-blocking too) whose input holds bytes its encoding cannot
+# decode, read ahead into more than one buffer, panics Tcl ("Buffer Underflow, BUFFER_PADDING
+# not enough") under the strict encoding profile, Tcl 9's default:
+#   lassign [chan pipe] r w; fconfigure $w -translation binary; fconfigure $r -blocking 0
+#   fconfigure $r -buffersize 8; puts -nonewline $w [string repeat \xB3 100]; flush $w
+#   after 10; read $r
+# The drivers deal in bytes, never in characters: under Tcl 9 every channel of the run reads
+# with the profile tcl8 (Tcl 8.6's rule), which never meets an undecodable byte.
+proc tcl8_profile {chans} {
+    if {!$::tcl9} return
+    foreach chan $chans {
+        if {[alive $chan]} { catch {chan configure $chan -profile tcl8} }
+    }
 }
 # Channels a script tried to close in one direction only. Tcl 8.6 calls the driver without
 # an interpreter for that, and reports the refusal with an empty message, for its own file
@@ -176,6 +207,7 @@ proc make_sources {} {
     lappend ::sources $r $w
     lappend ::pipes $r $w
     lappend ::seen $r $w
+    tcl8_profile $::sources
 }
 
 # Random channel names: live ones of every kind, closed ones, made-up ones. The files that
@@ -349,7 +381,7 @@ proc random_call {} {
         14 { return [list chan configure {*}[args_configure $chan]] }
         15 { return [list chan seek $chan [pick $::numbers] {*}[maybe 0.7 [pick {start current end bogus}]]] }
         16 { return [list chan tell $chan] }
-        17 { return [list chan read {*}[maybe 0.2 "-nonewline"] $chan {*}[maybe 0.7 [bounded [pick $::numbers]]]] }
+        17 { return [list chan read {*}[maybe 0.2 "-nonewline"] $chan {*}[maybe 0.7 [read_count [pick $::numbers]]]] }
         18 { return [list chan gets $chan {*}[maybe 0.5 "::line"]] }
         19 { return [list chan puts {*}[maybe 0.3 "-nonewline"] $chan [random_string]] }
         20 { return [list chan eof $chan] }
@@ -451,6 +483,7 @@ proc after_call {cmd code result} {
     }
     set ::ours [lmap chan $::ours { expr {[alive $chan] ? $chan : [continue]} }]
     set ::sources [lmap chan $::sources { expr {[alive $chan] ? $chan : [continue]} }]
+    tcl8_profile $::ours
     # Bounded: a close put off for a copy (fuzz_close) leaves the channel open.
     for {set tries 0} {[llength $::ours] > 40 && $tries < 100} {incr tries} {
         set chan [pick $::ours]
@@ -531,8 +564,21 @@ puts "CALL cleanup"
 # A channel whose close must wait for a copy (see copy_would_dangle) is retried after the
 # others: closing the copy's other channel stops the copy, and draining the queues lets
 # Tcl's background flushes end.
+# Output Tcl still holds for the channels in `chans`, in bytes.
+proc pending_output {chans} {
+    set total 0
+    foreach chan $chans {
+        if {[alive $chan] && ![catch {chan pending output $chan} n] && $n > 0} { incr total $n }
+    }
+    return $total
+}
+# Passes go on while they make progress: a copy into a queue of small messages may hold KiBs
+# of output that each pass (drain the queues, run the event loop) moves by a few messages.
+# Ten passes in a row without progress are a failure.
 set left [concat $::ours $::sources $::zero]
-for {set pass 0} {[llength $left] && $pass < 10} {incr pass} {
+set stalled 0
+while {[llength $left] && $stalled < 10} {
+    set before [pending_output $left]
     set later {}
     foreach chan $left {
         if {![alive $chan]} continue
@@ -561,6 +607,7 @@ for {set pass 0} {[llength $left] && $pass < 10} {incr pass} {
         }
         pump
     }
+    if {[pending_output $left] < $before} { set stalled 0 } else { incr stalled }
 }
 if {[llength $left]} { failure "still in a background copy with output pending: $left" }
 # Queues may hold what a closed non-blocking channel could not flush yet: drain them so Tcl's
