@@ -83,7 +83,9 @@ std::string unescape_mount_point(std::string_view field) {
   return out;
 }
 
-// The directory where the mqueue file system is mounted (/dev/mqueue if it is there), or "".
+// The directory where the mqueue file system is mounted (/dev/mqueue if it is there, else the
+// last mount listed: an mqueue mount inherited from another IPC namespace lists its queues,
+// not ours, and a process that mounts its own does so after it), or "".
 std::string mqueue_mount() {
   std::ifstream in("/proc/self/mountinfo");
   std::string found;
@@ -102,7 +104,8 @@ std::string mqueue_mount() {
     if (*(dash + 1) != "mqueue") continue;
     std::string point = unescape_mount_point(fields[4]);
     if (point == "/dev/mqueue") return point;
-    if (found.empty()) found = point;
+    // The last one: a mount made later (in a private namespace, say) hides the earlier ones.
+    found = point;
   }
   return found;
 }
