@@ -364,7 +364,20 @@ int output_proc(void* instance, const char* buf, int to_write, int* error_code) 
 
 int set_option_proc(void* /*instance*/, Tcl_Interp* interp, const char* name,
                     const char* /*value*/) noexcept {
-  return Tcl_BadChannelOption(interp, name, "");
+  if (std::strcmp(name, "-follow") == 0) {
+    if (interp != nullptr) {
+      Tcl_SetObjResult(interp, Tcl_NewStringObj("option \"-follow\" is read-only: it is fixed "
+                                                "when the log is opened",
+                                                -1));
+      Tcl_Obj* code = Tcl_NewStringObj(mmipc::tcl::code_readonly.data(),
+                                       static_cast<Tcl_Size>(mmipc::tcl::code_readonly.size()));
+      Tcl_ListObjAppendElement(nullptr, code, Tcl_NewStringObj(name, -1));
+      Tcl_SetObjErrorCode(interp, code);
+    }
+    Tcl_SetErrno(EINVAL);
+    return TCL_ERROR;
+  }
+  return Tcl_BadChannelOption(interp, name, "");  // none to set: only the generic ones
 }
 
 int get_option_proc(void* instance, Tcl_Interp* interp, const char* name,
