@@ -8,3 +8,4 @@ mmipc_tcl_suite(security MQUEUE)              # close-on-exec, names, modes, O_E
 mmipc_tcl_suite(shm-lock STRESS)              # the shm lock: lock object, racing opens, fork
 mmipc_tcl_suite(mmap-messages)                # mmap's documented messages, each tested
 mmipc_tcl_suite(mmap-log)                     # mmap::log, the ring log as channels and commands
+mmipc_tcl_suite(fulldisk)                     # a full tmpfs: mmap into a sparse file, the ring log
