@@ -50,8 +50,9 @@ using namespace std::chrono_literals;
 
 // Tcl's largest channel buffer (MAX_CHANNEL_BUFFER_SIZE in tclIO.c, both versions).
 constexpr std::uint64_t max_tcl_buffer = 1024 * 1024;
-// How long the follower thread sleeps at most before it looks whether its channel closed.
-constexpr auto follower_slice = 100ms;
+// How long the follower thread sleeps at most before it looks whether its channel closed
+// (writers wake it at once): once a second when nothing happens.
+constexpr auto follower_slice = 1s;
 
 struct log_channel;
 
@@ -85,7 +86,6 @@ struct log_channel {
   int mask = 0;          // the events Tcl watches for
   Tcl_TimerToken timer = nullptr;
   std::shared_ptr<follower> watcher;
-  std::thread watcher_thread;
 };
 
 struct follow_event {
@@ -246,8 +246,8 @@ void start_follower(log_channel* chan) {
   w->thread = Tcl_GetCurrentThread();
   // From the newest record on: the ones before are the channel's to read.
   w->reader = chan->log.reader(chan->log.stats().last_seq + 1);
-  chan->watcher = w;
-  chan->watcher_thread = std::thread(follow_loop, w);
+  std::thread(follow_loop, w).detach();  // ends by itself once told to stop (see stop_follower)
+  chan->watcher = std::move(w);
 }
 
 void stop_follower(log_channel* chan) {
@@ -256,7 +256,10 @@ void stop_follower(log_channel* chan) {
     std::lock_guard<std::mutex> lock(chan->watcher->mutex);
     chan->watcher->stop = true;
   }
-  if (chan->watcher_thread.joinable()) chan->watcher_thread.join();
+  // Not joined, so that close never waits for the thread's sleep to end: from now on it
+  // queues nothing (it looks at `stop` under the mutex before each event), touches only
+  // what it shares with the channel through its own reference (`follower`, whose reader
+  // keeps the file mapped), and ends at its next wake-up, within follower_slice.
   delete_events(chan);
 }
 
