@@ -56,6 +56,8 @@ my @targets = (
    'random 64 B seek+read: >= 3x faster than the file channel'],
   ['tcl', qr/^64 B puts -nonewline/, $mmap, qr/^file channel/, '>', 1.0,
    '64 B puts through a -shared mapping: faster than the file channel'],
+  ['tcl', qr/^64 B line puts -buffering line/, qr/^mmap::log/, qr/^file channel/, '>=', 2.0,
+   'Tcl puts of a 64 B line to a log channel: >= 2x faster than a file channel with -buffering line'],
   ['posixipc', qr/^mq send\/receive round trip, 64 B/, qr/^Tcl/, qr/^raw/, '>=', 1 / 1.3,
    'Tcl mq send/receive, 64 B round trip: at most 1.3x raw mq_*'],
   ['posixipc', qr/^channel puts\/gets round trip, 64 B/, qr/^Tcl/, qr/^raw/, '>=', 1 / 1.3,

@@ -176,3 +176,33 @@ run_case "64 B puts -nonewline, $ops times, wrapping in [expr {$region / 1024}] 
              [list open_mmap_full $wfile r+ -shared] [list puts_loop $ops $region $record] \
              close]]
 file delete $wfile
+
+# 5. puts of a 64-byte line (63 characters and the newline) to a ring log channel
+# (mmap::log, -buffering line by default: one record per line) against a file channel with
+# -buffering line (one write(2) per line), each opened afresh: the log over a new 1 MiB
+# file (wrapping, the oldest records dropped), the file empty.
+set have_log [llength [info commands ::mmap::log]]
+if {$have_log} {
+    set lfile [file rootname $file]-log
+    proc open_log {path} {
+        file delete $path
+        return [mmap::log create $path 1048576]
+    }
+    proc open_line_file {path} {
+        set f [open $path w]
+        fconfigure $f -buffering line
+        return $f
+    }
+    proc line_loop {ops line chan} {
+        for {set i 0} {$i < $ops} {incr i} {
+            puts $chan $line
+        }
+    }
+    set line [string repeat a 63]
+    run_case "64 B line puts -buffering line, $ops times" $ops 64 [list \
+        [list "mmap::log channel (one record per line)" ours [list open_log $lfile] \
+             [list line_loop $ops $line] close] \
+        [list "file channel -buffering line" peer [list open_line_file $lfile-file] \
+             [list line_loop $ops $line] close]]
+    file delete $lfile $lfile-file
+}

@@ -298,7 +298,8 @@ bool sync_region(const region* r, std::size_t offset, std::size_t length, int fl
 }
 
 /* Copies between Perl's memory and the mapped region, guarded: when another process
- * truncated the file under the mapping, the copy fails (EFAULT) instead of killing Perl
+ * truncated the file under the mapping (EFAULT), or a page of a sparse file found no room on
+ * a full disk (ENOSPC), the copy fails instead of killing Perl
  * with SIGBUS. `to_region` says which way, for the message. */
 bool guarded(char* dst, const char* src, std::size_t n, bool to_region, failure& f) noexcept {
   try {
@@ -307,8 +308,7 @@ bool guarded(char* dst, const char* src, std::size_t n, bool to_region, failure&
   } catch (const mmipc::lost_pages_error& e) {
     describe(f, e.error_number(), "Sys::Mmap: cannot %s the mapped region: %s (%s) ",
              to_region ? "write to" : "read",
-             e.error_number() == EFAULT ? "the mapped file shrank under the mapping"
-                                        : "I/O error on the mapped file's storage",
+             e.explanation(), /* the core's words: shrank, no space, I/O error */
              std::strerror(e.error_number()));
   } catch (const std::exception& e) {
     describe(f, EIO, "Sys::Mmap: cannot %s the mapped region: %s ", to_region ? "write to" : "read",

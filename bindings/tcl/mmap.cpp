@@ -24,6 +24,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "mmap_log.hpp"
 #include "mmipc/cursor.hpp"
 #include "mmipc/error.hpp"
 #include "mmipc/guarded_copy.hpp"
@@ -541,6 +542,7 @@ int init(Tcl_Interp* interp) {
   Tcl_CreateObjCommand(interp, "::mmap", mmap_command, nullptr, nullptr);
   Tcl_CreateObjCommand(interp, "::mmap::sync", sync_command, nullptr, nullptr);
   Tcl_CreateObjCommand(interp, "::mmap::read", read_command, nullptr, nullptr);
+  mmipc::tcl::register_log_command(interp);
   return Tcl_PkgProvide(interp, PACKAGE_NAME, PACKAGE_VERSION);
 }
 

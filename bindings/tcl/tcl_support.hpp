@@ -153,7 +153,8 @@ inline int current_exception_errno() noexcept {
 
 /// errno for an exception caught in a channel driver's input or output procedure, as
 /// current_exception_errno(). When the exception is a lost_pages_error (the mapped file shrank
-/// under the mapping, or its storage failed), also stores on `chan` an error that says so,
+/// under the mapping, its filesystem had no room for a page of a sparse file, or its storage
+/// failed), also stores on `chan` an error that says so in the core's words,
 /// which Tcl's read, gets, puts, flush and close report instead of the bare errno text:
 /// `error reading "mmap3": the mapped file shrank under the mapping: bad address`, errorCode
 /// `POSIX EFAULT {bad address}`. Call from inside a catch block.
@@ -165,8 +166,9 @@ inline int channel_exception_errno(Tcl_Channel chan, bool reading) noexcept {
     if (chan != nullptr) {
       std::string message = reading ? "error reading \"" : "error writing \"";
       message += Tcl_GetChannelName(chan);
-      message += err == EFAULT ? "\": the mapped file shrank under the mapping: "
-                               : "\": I/O error on the mapped file's storage: ";
+      message += "\": ";
+      message += e.explanation();  // the core's words for the three cases
+      message += ": ";
       message += Tcl_ErrnoMsg(err);
       // The error as Tcl's channel layer expects it from a driver: return options, then the
       // message (it sets the interpreter's result and errorCode from them).

@@ -537,8 +537,19 @@ ADDRESS was negative, or too large for an address.
 =item Sys::Mmap: cannot write to the mapped region: the mapped file shrank under the mapping (Bad address)
 
 Writing a value into a C<new()> variable's region met pages lost because the file was
-truncated (C<$!> is C<EFAULT>); C<I/O error on the mapped file's storage (Input/output
-error)> with C<$!> C<EIO> when its storage failed. The variable stays the region.
+truncated (C<$!> is C<EFAULT>). The variable stays the region.
+
+=item Sys::Mmap: cannot write to the mapped region: no space left on the device for a page of this sparse file (No space left on device)
+
+The page written to lies inside the file, but it is a hole (a sparse file, made for
+instance with C<truncate>) and its filesystem has no block left to back it (C<$!> is
+C<ENOSPC>). Nothing shrank: free some space, or reserve the file's blocks beforehand
+(write it whole, or C<fallocate> it) so that writes through the mapping never need new
+ones. The variable stays the region.
+
+=item Sys::Mmap: cannot write to the mapped region: I/O error on the mapped file's storage (Input/output error)
+
+The device holding the file failed (C<$!> is C<EIO>). The variable stays the region.
 
 =item Sys::Mmap: cannot read the mapped region: %s (%s)
 
@@ -717,8 +728,10 @@ touching them raises C<SIGBUS>. The module guards its own copies: every assignme
 C<< Sys::Mmap->new >> variable (of a string, a number, C<sprintf>, C<join>, a concatenation,
 ...) copies the value into the region without Perl reading the region first, and when that
 copy meets lost pages it dies with C<Sys::Mmap: cannot write to the mapped region: the
-mapped file shrank under the mapping (Bad address)> and C<$!> set to C<EFAULT> (C<EIO> when
-the file's storage failed), instead of killing the process; the variable stays the region,
+mapped file shrank under the mapping (Bad address)> and C<$!> set to C<EFAULT> (C<ENOSPC>,
+with C<no space left on the device for a page of this sparse file>, when the page is a hole
+of a sparse file that a full filesystem cannot back; C<EIO> when the file's storage
+failed), instead of killing the process; the variable stays the region,
 and the pages that still exist remain usable (a short value written before the lost pages
 succeeds). Copies made for an edit (C<s///>, C<chop>, C<untie>, C<local>) die the same way
 with C<cannot read the mapped region>.
