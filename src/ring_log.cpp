@@ -4,6 +4,7 @@
 #include <linux/futex.h>
 #include <sched.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -1027,8 +1028,19 @@ void ring_log_reader::batch_guarded(std::size_t max_bytes) {
   }
   length = std::min(length, std::max<std::uint64_t>(wanted, lf::record_alignment));
   if (batch_bytes_.size() < length) batch_bytes_.resize(length);
+  if (batch_.capacity() == 0) batch_.reserve(std::min<std::size_t>(max_bytes, 1 << 20) / 32 + 1);
   std::byte* copy = batch_bytes_.data();
-  std::memcpy(copy, bytes_at(s, pos_), length);
+  const std::byte* from = bytes_at(s, pos_);
+#ifdef MADV_POPULATE_READ
+  if (length >= 64 * 1024) {
+    // The pages at once rather than a fault every few of them (best effort: Linux 5.14).
+    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto start = reinterpret_cast<std::uintptr_t>(from) & ~(page - 1);
+    ::madvise(reinterpret_cast<void*>(start),
+              reinterpret_cast<std::uintptr_t>(from) + length - start, MADV_POPULATE_READ);
+  }
+#endif
+  std::memcpy(copy, from, length);
   std::atomic_thread_fence(std::memory_order_acquire);
   std::uint64_t at = 0;
   if (atom(h.tail).load(std::memory_order_relaxed) <= pos_) {
