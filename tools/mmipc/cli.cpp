@@ -257,6 +257,14 @@ long take_fraction(std::string_view& text) {
   return ns;
 }
 
+// A time in nanoseconds, which reach only from 1677 to 2262: a later one is the latest.
+std::chrono::sys_time<std::chrono::nanoseconds> clamped_time(std::int64_t seconds, long ns) {
+  using namespace std::chrono;
+  constexpr std::int64_t limit = nanoseconds::max().count() / 1000000000 - 1;
+  if (seconds > limit) return sys_time<nanoseconds>(nanoseconds::max());
+  return sys_time<nanoseconds>(std::chrono::seconds(seconds) + nanoseconds(ns));
+}
+
 }  // namespace
 
 std::chrono::sys_time<std::chrono::nanoseconds> parse_time(std::string_view text) {
@@ -278,7 +286,7 @@ std::chrono::sys_time<std::chrono::nanoseconds> parse_time(std::string_view text
     rest.remove_prefix(digits.size());
     const long ns = take_fraction(rest);
     if (ns < 0 || !rest.empty()) throw bad();
-    return sys_time<nanoseconds>(seconds(whole) + nanoseconds(ns));
+    return clamped_time(static_cast<std::int64_t>(whole), ns);
   }
   std::tm tm{};
   const int year = take_digits(rest, 4);
@@ -327,7 +335,7 @@ std::chrono::sys_time<std::chrono::nanoseconds> parse_time(std::string_view text
   if (t == static_cast<time_t>(-1) || tm.tm_mday != asked.tm_mday || tm.tm_mon != asked.tm_mon) {
     throw bad();
   }
-  return sys_time<nanoseconds>(seconds(static_cast<std::int64_t>(t) - offset) + nanoseconds(ns));
+  return clamped_time(static_cast<std::int64_t>(t) - offset, ns);
 }
 
 CLI::Validator time_check() {
