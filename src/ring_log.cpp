@@ -152,7 +152,8 @@ enum class entry_kind { record, padding, invalid };
 
 // What the header `h` at a position with `room` bytes to the end of the data area claims to
 // be (its checksum not yet verified).
-entry_kind kind_of(const log_state& s, const lf::record_header& h, std::uint64_t room) noexcept {
+inline entry_kind kind_of(const log_state& s, const lf::record_header& h,
+                          std::uint64_t room) noexcept {
   if (h.kind == lf::kind_record && h.seq != 0 && h.length <= s.max_record &&
       lf::record_span(h.length) <= room) {
     return entry_kind::record;
@@ -999,9 +1000,9 @@ std::optional<log_record> ring_log_reader::next_guarded() {
 
 std::span<const log_record> ring_log_reader::next_batch(std::size_t max_bytes) {
   if (!state_) throw_os_error(EBADF, "read", "ring log reader (none open)");
-  batch_.clear();
+  batch_count_ = 0;
   guarded(*state_, "read", [&] { batch_guarded(max_bytes); });
-  return batch_;
+  return {batch_.data(), batch_count_};
 }
 
 // The records from pos_ up to head, the end of the data area or about `max_bytes`, whichever
@@ -1028,7 +1029,11 @@ void ring_log_reader::batch_guarded(std::size_t max_bytes) {
   }
   length = std::min(length, std::max<std::uint64_t>(wanted, lf::record_alignment));
   if (batch_bytes_.size() < length) batch_bytes_.resize(length);
-  if (batch_.capacity() == 0) batch_.reserve(std::min<std::size_t>(max_bytes, 1 << 20) / 32 + 1);
+  // Room for as many records as the copy can hold (each takes 32 bytes at least).
+  if (batch_.size() < length / lf::record_header_size + 1) {
+    batch_.resize(length / lf::record_header_size + 1);
+  }
+  log_record* records = batch_.data();
   std::byte* copy = batch_bytes_.data();
   const std::byte* from = bytes_at(s, pos_);
 #ifdef MADV_POPULATE_READ
@@ -1064,22 +1069,24 @@ void ring_log_reader::batch_guarded(std::size_t max_bytes) {
         continue;
       }
       if (expected_ != 0 && entry.seq < expected_) break;  // out of order: next_guarded()
-      log_record out;
+      log_record& out = records[batch_count_++];
       out.seq = entry.seq;
       out.time = log_time(std::chrono::nanoseconds(entry.time_ns));
       out.data = std::span<const std::byte>(copy + at + lf::record_header_size, entry.length);
       out.missed = expected_ != 0 && entry.seq > expected_ ? entry.seq - expected_ : 0;
       missed_ += out.missed;
       expected_ = entry.seq + 1;
-      batch_.push_back(out);
       at += span;
     }
   }
   pos_ += at;
-  if (batch_.empty()) {
+  if (batch_count_ == 0) {
     // Overtaken while copying, damage, or only skipped entries so far: one record the
     // careful way.
-    if (auto record = next_guarded()) batch_.push_back(*record);
+    if (auto record = next_guarded()) {
+      if (batch_.empty()) batch_.resize(1);
+      batch_[batch_count_++] = *record;
+    }
   }
 }
 

@@ -169,7 +169,8 @@ class ring_log_reader {
   std::uint64_t missed_ = 0;
   std::vector<std::byte> buffer_;       // the last record read, header included
   std::vector<std::byte> batch_bytes_;  // the entries of the last batch, copied whole
-  std::vector<log_record> batch_;       // the last batch
+  std::vector<log_record> batch_;       // the last batch: its first batch_count_ records
+  std::size_t batch_count_ = 0;
 };
 
 class ring_log {
