@@ -1985,7 +1985,9 @@ long env_number(const char* name, long fallback) {
 // Random words become names (`mq create --json 64` makes "/64"): the test runs in IPC and
 // mount namespaces of its own, with a tmpfs on /dev/shm and the mqueue file system mounted on
 // /dev/shm/mq, so it sees every queue and object there is and the system's are out of reach.
-// Whatever a run made outside the few names kept is removed after it.
+// The log commands get file names of a directory of that /dev/shm (their current directory),
+// where one log exists and another may be made. Whatever a run made outside the few names
+// kept is removed after it.
 TEST(CliBadInputTest, RandomArgumentListsNeverCrashHangOrChangeAnythingWhenTheyFail) {
   const char* mqueue_dir = std::getenv("MMIPC_CLI_FUZZ_MQUEUE");
   if (mqueue_dir == nullptr) {
@@ -2032,12 +2034,14 @@ TEST(CliBadInputTest, RandomArgumentListsNeverCrashHangOrChangeAnythingWhenTheyF
                                             std::string(300, 'n'),
                                             "/" + std::string(256, 'n')};
   const std::vector<std::string> groups = {"mq", "shm", "mq", "shm", "log", "--help", "", "-h"};
-  const std::vector<std::string> commands = {"ls",  "create", "send", "recv", "stat",  "rm",
-                                             "cat", "write",  "rm",   "x",    "--json"};
+  const std::vector<std::string> commands = {"ls",     "create", "send",  "recv", "stat",
+                                             "rm",     "cat",    "write", "rm",   "x",
+                                             "--json", "append", "tail"};
   const std::vector<std::string> options = {
-      "--json",   "--maxmsg", "--msgsize", "--mode",       "--priority", "--timeout", "-n",
-      "--follow", "-f",       "-0",        "--offset",     "--length",   "--hex",     "--help",
-      "--bogus",  "--",       "-x",        "--priority=3", "--size=1K"};
+      "--json",    "--maxmsg", "--msgsize", "--mode", "--priority", "--timeout",
+      "-n",        "--follow", "-f",        "-0",     "--offset",   "--length",
+      "--hex",     "--help",   "--bogus",   "--",     "-x",         "--priority=3",
+      "--size=1K", "--seq",    "--from",    "--since"};
   const std::vector<std::string> values = {
       "0",   "1",    "3",  "-1",   "10",  "32767", "32768", "4K",   "1M",
       "1G",  "2G",   "64", "0.05", "0.0", "1e3",   "nan",   "inf",  "abc",
@@ -2050,8 +2054,24 @@ TEST(CliBadInputTest, RandomArgumentListsNeverCrashHangOrChangeAnythingWhenTheyF
   // bytes) of /dev/shm, and the queues, that carry the prefix.
   // What a failing run must leave as it was: every object and semaphore of /dev/shm (with
   // the objects' bytes) and every queue: all are this test's.
+  // Ring logs: files of a directory of the private /dev/shm, the current directory from here
+  // on, with names of their own (a log is a path: the IPC names would be files in "/").
+  const std::filesystem::path log_dir = "/dev/shm/mmipc-clibad-logs";
+  std::filesystem::create_directory(log_dir);
+  std::filesystem::current_path(log_dir);
+  const std::vector<std::string> log_names = {"fz0.log",       "fz0.log", "fz1.log", "fz1.log",
+                                              "missing/x.log", "",        ".",       "sub"};
+  std::filesystem::create_directory(log_dir / "sub");  // a directory, not a log
+  {
+    auto log = mmipc::ring_log::create("fz0.log", 5120);
+    for (const char* record : {"one", "two", "", "three"}) log.append(record);
+  }
   const auto snapshot = [&] {
     std::map<std::string, std::string> state;
+    for (const auto& entry : std::filesystem::directory_iterator(log_dir)) {
+      state["log " + entry.path().filename().string()] =
+          entry.is_regular_file() ? file_contents(entry.path()) : "(not a file)";
+    }
     for (const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
       if (!entry.is_regular_file()) continue;  // the mqueue mount point
       const std::string name = entry.path().filename().string();
@@ -2070,6 +2090,12 @@ TEST(CliBadInputTest, RandomArgumentListsNeverCrashHangOrChangeAnythingWhenTheyF
     for (const auto& entry : std::filesystem::directory_iterator(mqueue_dir)) {
       const std::string name = entry.path().filename().string();
       if (!kept.contains(name)) ::mq_unlink(("/" + name).c_str());
+    }
+    for (const auto& entry : std::filesystem::directory_iterator(log_dir)) {
+      const std::string name = entry.path().filename().string();
+      if (name != "fz0.log" && name != "fz1.log" && name != "sub") {
+        std::filesystem::remove_all(entry.path());
+      }
     }
     for (const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
       std::string name = entry.path().filename().string();
@@ -2094,13 +2120,20 @@ TEST(CliBadInputTest, RandomArgumentListsNeverCrashHangOrChangeAnythingWhenTheyF
       {"shm cat", {"--offset", "--length", "--hex"}},
       {"shm write", {"--offset"}},
       {"shm stat", {"--json"}},
-      {"shm rm", {}}};
-  const std::set<std::string> flags = {"--json", "--follow", "--priority", "-0", "--hex"};
+      {"shm rm", {}},
+      {"log create", {"--size", "--mode"}},
+      {"log append", {}},
+      {"log cat", {"--from", "--since", "--seq", "--json"}},
+      {"log tail", {"-n", "-f"}},
+      {"log stat", {"--json"}}};
+  const std::set<std::string> flags = {"--json", "--follow", "--priority", "-0",
+                                       "--hex",  "--seq",    "-f"};
   std::vector<std::string> known;
   for (const auto& [command, unused] : command_options) known.push_back(command);
   const std::vector<std::string> size_values = {
-      "0", "1", "8", "1K", "64K", "-1", "1T", "abc", "99999999999999999999", "0x10", ""};
-  const std::vector<std::string> good_values = {"0", "1", "2", "8", "64", "1K", "0.05", "600"};
+      "0", "1", "8", "1K", "8K", "64K", "-1", "1T", "abc", "99999999999999999999", "0x10", ""};
+  const std::vector<std::string> good_values = {
+      "0", "1", "2", "8", "64", "1K", "0.05", "600", "@0", "3", "2026-12-02T10:00:00Z"};
   // One object made by another program: no semaphore, no lock object.
   {
     const std::string foreign = "/" + prefix + "s1";
@@ -2122,7 +2155,13 @@ TEST(CliBadInputTest, RandomArgumentListsNeverCrashHangOrChangeAnythingWhenTheyF
     } else {
       args = split_words(command);
     }
-    if (random() % 8 != 0) args.push_back(random() % 4 == 0 ? pick(invalid) : pick(valid));
+    if (random() % 8 != 0) {
+      if (command.starts_with("log ")) {
+        args.push_back(pick(log_names));
+      } else {
+        args.push_back(random() % 4 == 0 ? pick(invalid) : pick(valid));
+      }
+    }
     const int extra = static_cast<int>(random() % 5);
     for (int i = 0; i < extra; ++i) {
       const auto own = command_options.find(command);
