@@ -26,10 +26,11 @@ my %group_title = (
   posixipc9 => '2b. Tcl 9: `posixipc` vs raw C++ `mq_*` / memcpy (as table 2)',
   perl     => '3. `Sys::Mmap`: ours vs Debian\'s 0.20 vs File::Map (separate perl processes)',
   cxx      => '4. C++: `mmipc::mapping`/`cursor` vs pread, std::ifstream, Boost.Interprocess; `mmipc::ring_log` vs write(2), spdlog',
+  log      => '5. Command line: `mmipc log cat` of a full ring log vs `cat` of the same file',
 );
 # tcl9 and posixipc9: the Tcl cases under Tcl 9, when the build made the packages for it
 # (bench/run); the targets below are table 1's and 2's, Tcl 8.6's.
-my @group_order = qw(tcl tcl9 posixipc posixipc9 perl cxx);
+my @group_order = qw(tcl tcl9 posixipc posixipc9 perl cxx log);
 
 # The issue's targets: in each case matching `case`, every contender matching `fast` must be
 # `op` `threshold` times faster than the contender matching `slow` (ratio = slow / fast).
@@ -90,6 +91,11 @@ my @targets = (
   ['cxx', qr/^ring log append of a 64 B record/, qr/^mmipc ring_log, 4 writer processes$/,
    qr/^mmipc ring_log, 1 writer$/, '>=', 0.5,
    'ring log append, four writer processes at once: aggregate >= half of one writer\'s'],
+  # The Tcl case is bench/tcl_mmap.tcl's (mmap::log): any case of table 1 about a log.
+  ['tcl', qr/log/i, qr/log/i, qr/^file channel/, '>=', 2.0,
+   'Tcl puts of a 64 B line to a ring log channel: >= 2x faster than puts to a file channel with -buffering line'],
+  ['log', qr/^log cat of a full/, qr/^mmipc log cat$/, qr/^cat of the same file$/, '>=', 1 / 4,
+   'reading a full 64 MiB ring log from the command line (mmipc log cat to /dev/null): within 4x of cat of the same file'],
 );
 
 my (%samples, %role, %bytes, @cases, %seen_case, %contenders, %notes);

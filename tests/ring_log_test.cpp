@@ -64,6 +64,29 @@ std::vector<seen> read_all(const ring_log& log) {
   return read_all(reader);
 }
 
+// The same through next_batch(), batches of about `max_bytes`.
+std::vector<seen> read_all_batched(mmipc::ring_log_reader& reader, std::size_t max_bytes) {
+  std::vector<seen> out;
+  for (;;) {
+    const auto batch = reader.next_batch(max_bytes);
+    if (batch.empty()) return out;
+    for (const log_record& r : batch) {
+      out.push_back({r.seq, std::string(r.text()), r.missed, r.time});
+    }
+  }
+}
+
+// Both ways of reading give the same records, numbers, times and missed counts.
+void expect_same(const std::vector<seen>& batched, const std::vector<seen>& one_by_one) {
+  ASSERT_EQ(batched.size(), one_by_one.size());
+  for (std::size_t i = 0; i < batched.size(); ++i) {
+    ASSERT_EQ(batched[i].seq, one_by_one[i].seq) << i;
+    ASSERT_EQ(batched[i].data, one_by_one[i].data) << i;
+    ASSERT_EQ(batched[i].missed, one_by_one[i].missed) << i;
+    ASSERT_EQ(batched[i].time, one_by_one[i].time) << i;
+  }
+}
+
 // The message of the exception `call` throws (of type E), or "" when it throws none.
 template <class E>
 std::string message_of(auto&& call) {
@@ -277,6 +300,12 @@ TEST(RingLogTest, LayoutMatchesAReferenceModelThroughAppendsWrapsDropsAndReopens
       } else if (what < 92) {
         const auto records = read_all(log);
         const auto expected = model.records();
+        {
+          // next_batch() in batches of any size gives the same.
+          static constexpr std::size_t sizes[] = {0, 1, 40, 64, 300, 1000, 1 << 20};
+          auto batched = log.reader();
+          expect_same(read_all_batched(batched, sizes[rng() % std::size(sizes)]), records);
+        }
         ASSERT_EQ(records.size(), expected.size()) << "round " << round << " op " << op;
         for (std::size_t i = 0; i < records.size(); ++i) {
           ASSERT_EQ(records[i].seq, expected[i]->seq);
@@ -300,7 +329,8 @@ TEST(RingLogTest, LayoutMatchesAReferenceModelThroughAppendsWrapsDropsAndReopens
         // A reader from any number: from there, or from the oldest with the gap as missed.
         const std::uint64_t from = 1 + rng() % (model.next_seq + 1);
         auto reader = log.reader(from);
-        const auto records = read_all(reader);
+        const bool batched = rng() % 2 == 0;
+        const auto records = batched ? read_all_batched(reader, rng() % 2000) : read_all(reader);
         const auto expected = model.records();
         std::vector<const model_log::entry*> wanted;
         for (auto* e : expected) {
@@ -521,6 +551,10 @@ TEST(RingLogTest, DamagedRecordsAreSkippedAndCountedAsMissed) {
   mmipc::testing::write_bytes(path, 4096 + raw[3].pos % 4096 + 35, "#");
   auto log = ring_log::open(path);
   const auto records = read_all(log);
+  for (std::size_t size : {0, 100, 1 << 20}) {
+    auto batched = log.reader();
+    expect_same(read_all_batched(batched, size), records);
+  }
   ASSERT_EQ(records.size(), 9u);
   EXPECT_EQ(records[2].seq, 3u);
   EXPECT_EQ(records[3].seq, 5u);
@@ -531,6 +565,8 @@ TEST(RingLogTest, DamagedRecordsAreSkippedAndCountedAsMissed) {
                                              static_cast<std::uint32_t>(raw[8].pos - raw[5].pos));
   auto from_eight = log.reader(8);
   const auto wanted = read_all(from_eight);
+  auto from_eight_batched = log.reader(8);
+  expect_same(read_all_batched(from_eight_batched, 1 << 20), wanted);
   ASSERT_EQ(wanted.size(), 3u);
   EXPECT_EQ(wanted[0].seq, 8u);
   EXPECT_EQ(wanted[0].missed, 0u);
@@ -752,7 +788,8 @@ TEST(RingLogTest, WritersKilledAtRandomLoseAtMostTheRecordTheyWereAppending) {
 
 // --- Readers -----------------------------------------------------------------------------
 
-TEST(RingLogTest, AReaderLappedByWritersSkipsToTheOldestAndCountsWhatItMissed) {
+// A reader racing a writer that laps it, reading one record at a time or in batches.
+void lapped_reader(bool batched) {
   log_path path;
   auto log = ring_log::create(path, 4096 + 4096);
   std::atomic<bool> stop{false};
@@ -763,19 +800,31 @@ TEST(RingLogTest, AReaderLappedByWritersSkipsToTheOldestAndCountsWhatItMissed) {
   std::uint64_t last_seq = 0, missed = 0, read = 0, lapped = 0;
   long last_n = -1;
   const int wanted = mmipc::testing::scaled(2000, 50000);
+  std::vector<seen> pending;
   while (read < static_cast<std::uint64_t>(wanted)) {
-    auto r = reader.next();
-    if (!r) continue;
+    if (pending.empty()) {
+      if (batched) {
+        for (const log_record& r : reader.next_batch(256)) {
+          pending.push_back({r.seq, std::string(r.text()), r.missed, r.time});
+        }
+      } else if (auto r = reader.next()) {
+        pending.push_back({r->seq, std::string(r->text()), r->missed, r->time});
+      }
+      std::reverse(pending.begin(), pending.end());
+      if (pending.empty()) continue;
+    }
+    const seen r = pending.back();
+    pending.pop_back();
     int inc = 0;
     long n = 0;
-    ASSERT_TRUE(parse_kill_test_payload(std::string(r->text()), inc, n)) << r->text();
+    ASSERT_TRUE(parse_kill_test_payload(r.data, inc, n)) << r.data;
     if (last_seq != 0) {
-      ASSERT_EQ(r->seq, last_seq + 1 + r->missed);
-      ASSERT_EQ(n, last_n + 1 + static_cast<long>(r->missed));
+      ASSERT_EQ(r.seq, last_seq + 1 + r.missed);
+      ASSERT_EQ(n, last_n + 1 + static_cast<long>(r.missed));
     }
-    if (r->missed != 0) ++lapped;
-    missed += r->missed;
-    last_seq = r->seq;
+    if (r.missed != 0) ++lapped;
+    missed += r.missed;
+    last_seq = r.seq;
     last_n = n;
     ++read;
     if (read % 50 == 0) std::this_thread::sleep_for(1ms);  // let the writer lap it
@@ -783,10 +832,21 @@ TEST(RingLogTest, AReaderLappedByWritersSkipsToTheOldestAndCountsWhatItMissed) {
   stop = true;
   writer.join();
   EXPECT_GT(lapped, 0u);
-  EXPECT_EQ(reader.missed(), missed);
+  // What the reader handed out so far, less the records still pending here.
+  std::uint64_t pending_missed = 0;
+  for (const seen& r : pending) pending_missed += r.missed;
+  EXPECT_EQ(reader.missed(), missed + pending_missed);
   mmipc::testing::report_figure("records read while being lapped", read);
   mmipc::testing::report_figure("times lapped", lapped);
   mmipc::testing::report_figure("records missed", missed);
+}
+
+TEST(RingLogTest, AReaderLappedByWritersSkipsToTheOldestAndCountsWhatItMissed) {
+  lapped_reader(false);
+}
+
+TEST(RingLogTest, ABatchReaderLappedByWritersSkipsToTheOldestAndCountsWhatItMissed) {
+  lapped_reader(true);
 }
 
 TEST(RingLogTest, WaitingWithNothingNewTimesOut) {

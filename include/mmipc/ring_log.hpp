@@ -126,6 +126,14 @@ class ring_log_reader {
   /// the file was truncated under the log, ring_log_error when its header is damaged.
   std::optional<log_record> next();
 
+  /// The next records, oldest first: those there now, up to about `max_bytes` of them (at
+  /// least one when there is any, however long), or none yet. Each record's data (and the
+  /// span) stays valid until the reader's next call. The same records, checks and `missed`
+  /// counts as calling next() repeatedly, but one copy and one look at the writers' state per
+  /// batch instead of per record: for reading a whole log fast (`mmipc log cat`). Throws as
+  /// next() does.
+  std::span<const log_record> next_batch(std::size_t max_bytes = 1 << 20);
+
   /// Waits at most `timeout` (`forever`: without limit) until next() may have a record:
   /// true when a writer appended (or there was something to read already), false when the
   /// time ran out.
@@ -151,6 +159,7 @@ class ring_log_reader {
   bool wait_ns(std::chrono::nanoseconds timeout);
   std::optional<log_record> next_within(std::chrono::nanoseconds timeout);
   std::optional<log_record> next_guarded();
+  void batch_guarded(std::size_t max_bytes);
   bool available() const;
 
   std::shared_ptr<detail::log_state> state_;
@@ -158,7 +167,10 @@ class ring_log_reader {
   std::uint64_t expected_ = 0;  // the sequence number expected next; 0: not known yet
   std::uint64_t from_seq_ = 0;  // records below this are skipped, not missed
   std::uint64_t missed_ = 0;
-  std::vector<std::byte> buffer_;  // the last record read, header included
+  std::vector<std::byte> buffer_;       // the last record read, header included
+  std::vector<std::byte> batch_bytes_;  // the entries of the last batch, copied whole
+  std::vector<log_record> batch_;       // the last batch: its first batch_count_ records
+  std::size_t batch_count_ = 0;
 };
 
 class ring_log {

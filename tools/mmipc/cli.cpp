@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <new>
 #include <sstream>
@@ -221,6 +222,126 @@ std::chrono::nanoseconds parse_seconds(std::string_view text) {
   return std::chrono::nanoseconds(static_cast<std::int64_t>(std::llround(seconds * 1e9)));
 }
 
+namespace {
+
+// `digits` decimal digits at the front of `text` (consumed), or -1.
+int take_digits(std::string_view& text, std::size_t digits) {
+  if (text.size() < digits) return -1;
+  int value = 0;
+  for (std::size_t i = 0; i < digits; ++i) {
+    if (text[i] < '0' || text[i] > '9') return -1;
+    value = value * 10 + (text[i] - '0');
+  }
+  text.remove_prefix(digits);
+  return value;
+}
+
+bool take(std::string_view& text, char c) {
+  if (text.empty() || text.front() != c) return false;
+  text.remove_prefix(1);
+  return true;
+}
+
+// ".123" (1 to 9 digits) at the front of `text`, as nanoseconds; 0 when absent, -1 if bad.
+long take_fraction(std::string_view& text) {
+  if (!take(text, '.')) return 0;
+  long ns = 0;
+  std::size_t n = 0;
+  while (!text.empty() && text.front() >= '0' && text.front() <= '9') {
+    if (n < 9) ns = ns * 10 + (text.front() - '0');
+    ++n;
+    text.remove_prefix(1);
+  }
+  if (n == 0) return -1;
+  for (; n < 9; ++n) ns *= 10;
+  return ns;
+}
+
+// A time in nanoseconds, which reach only from 1677 to 2262: a later one is the latest.
+std::chrono::sys_time<std::chrono::nanoseconds> clamped_time(std::int64_t seconds, long ns) {
+  using namespace std::chrono;
+  constexpr std::int64_t limit = nanoseconds::max().count() / 1000000000 - 1;
+  if (seconds > limit) return sys_time<nanoseconds>(nanoseconds::max());
+  return sys_time<nanoseconds>(std::chrono::seconds(seconds) + nanoseconds(ns));
+}
+
+}  // namespace
+
+std::chrono::sys_time<std::chrono::nanoseconds> parse_time(std::string_view text) {
+  using namespace std::chrono;
+  const auto bad = [&] {
+    return std::invalid_argument(
+        "invalid time " + quoted(text) +
+        ": must be a date and time as in RFC 3339 (2026-12-02T10:00:00Z, "
+        "2026-12-02 10:00:00.5+01:00, 2026-12-02; local time without an offset) or @SECONDS "
+        "since the epoch");
+  };
+  std::string_view rest = text;
+  if (take(rest, '@')) {
+    // Seconds since the epoch: digits, an optional fraction.
+    const std::string_view digits = rest.substr(0, rest.find_first_not_of("0123456789"));
+    if (digits.empty() || digits.size() > 12) throw bad();
+    std::uint64_t whole = 0;
+    std::from_chars(digits.data(), digits.data() + digits.size(), whole);
+    rest.remove_prefix(digits.size());
+    const long ns = take_fraction(rest);
+    if (ns < 0 || !rest.empty()) throw bad();
+    return clamped_time(static_cast<std::int64_t>(whole), ns);
+  }
+  std::tm tm{};
+  const int year = take_digits(rest, 4);
+  const bool date_ok = year >= 1970 && take(rest, '-');
+  const int month = date_ok ? take_digits(rest, 2) : -1;
+  const int day = month >= 1 && month <= 12 && take(rest, '-') ? take_digits(rest, 2) : -1;
+  if (day < 1 || day > 31) throw bad();
+  int hour = 0, minute = 0, second = 0;
+  long ns = 0;
+  bool local = true;
+  int offset = 0;  // seconds east of UTC
+  if (!rest.empty()) {
+    if (!take(rest, 'T') && !take(rest, 't') && !take(rest, ' ')) throw bad();
+    hour = take_digits(rest, 2);
+    minute = take(rest, ':') ? take_digits(rest, 2) : -1;
+    if (take(rest, ':')) {
+      second = take_digits(rest, 2);
+      ns = take_fraction(rest);
+    }
+    if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60 || ns < 0) {
+      throw bad();
+    }
+    if (take(rest, 'Z') || take(rest, 'z')) {
+      local = false;
+    } else if (!rest.empty() && (rest.front() == '+' || rest.front() == '-')) {
+      const int sign = rest.front() == '-' ? -1 : 1;
+      rest.remove_prefix(1);
+      const int hours = take_digits(rest, 2);
+      const int minutes = take(rest, ':') ? take_digits(rest, 2) : -1;
+      if (hours < 0 || hours > 23 || minutes < 0 || minutes > 59) throw bad();
+      offset = sign * (hours * 3600 + minutes * 60);
+      local = false;
+    }
+    if (!rest.empty()) throw bad();
+  }
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  tm.tm_isdst = -1;
+  const std::tm asked = tm;
+  const time_t t = local ? ::mktime(&tm) : ::timegm(&tm);
+  // A day that the month does not have (2026-02-30) is refused, not moved on.
+  if (t == static_cast<time_t>(-1) || tm.tm_mday != asked.tm_mday || tm.tm_mon != asked.tm_mon) {
+    throw bad();
+  }
+  return clamped_time(static_cast<std::int64_t>(t) - offset, ns);
+}
+
+CLI::Validator time_check() {
+  return check_with("TIME", [](std::string_view text) { parse_time(text); });
+}
+
 CLI::Validator size_check() {
   return check_with("SIZE", [](std::string_view text) { parse_size(text); });
 }
@@ -266,6 +387,28 @@ void write_all(std::span<const std::byte> data, int fd) {
 
 void write_all(std::string_view text, int fd) {
   write_all(std::as_bytes(std::span(text.data(), text.size())), fd);
+}
+
+void time_formatter::append(std::string& out,
+                            std::chrono::sys_time<std::chrono::nanoseconds> time) {
+  const std::int64_t ns = time.time_since_epoch().count();
+  std::int64_t second = ns / 1000000000;
+  std::int64_t fraction = ns % 1000000000;
+  if (fraction < 0) {
+    fraction += 1000000000;
+    --second;
+  }
+  if (second != second_) {
+    const auto t = static_cast<time_t>(second);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    std::strftime(prefix_, sizeof prefix_, "%Y-%m-%dT%H:%M:%S", &tm);
+    second_ = second;
+  }
+  char digits[16];
+  std::snprintf(digits, sizeof digits, ".%09lldZ", static_cast<long long>(fraction));
+  out += prefix_;
+  out += digits;
 }
 
 std::string mode_text(mode_t mode) {
@@ -333,6 +476,26 @@ signals_held::~signals_held() {
   --hold_depth;
   // A signal that came meanwhile is delivered here, and ends the process (its default action).
   ::sigprocmask(SIG_SETMASK, &before_, nullptr);
+}
+
+bool let_signals_in(const std::function<bool()>& wait) {
+  if (hold_depth == 0) return wait();
+  sigset_t held;
+  ::sigprocmask(SIG_SETMASK, &mask_before_hold, &held);
+  // Restored however `wait` ends (the signals let in end the process by themselves).
+  struct restore {
+    sigset_t mask;
+    ~restore() { ::sigprocmask(SIG_SETMASK, &mask, nullptr); }
+  } hold_again{held};
+  return wait();
+}
+
+void check_output() {
+  pollfd p{1, 0, 0};
+  if (::poll(&p, 1, 0) == 1) {
+    if (p.revents & (POLLERR | POLLHUP)) output_gone();
+    if (p.revents & POLLNVAL) throw failure("standard output", std::strerror(EBADF));
+  }
 }
 
 readiness wait_until_ready(int fd, short events, std::optional<std::chrono::nanoseconds> timeout) {

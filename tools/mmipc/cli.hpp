@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -88,7 +89,14 @@ std::uint64_t parse_count(std::string_view text);
 /// Seconds, a non-negative decimal number ("2", "0.5"). Throws std::invalid_argument.
 std::chrono::nanoseconds parse_seconds(std::string_view text);
 
+/// A point in time as a user gives it: RFC 3339 ("2026-12-02T10:00:00Z", with a fraction
+/// of a second and an offset such as "+01:00" allowed; a space for the "T"; without an
+/// offset, local time; "2026-12-02" is its midnight, local time), or "@SECONDS" since the
+/// epoch (fractions allowed), as date(1) takes it. Throws std::invalid_argument.
+std::chrono::sys_time<std::chrono::nanoseconds> parse_time(std::string_view text);
+
 /// CLI11 checks of the options above (a bad value is a usage error, status 2).
+CLI::Validator time_check();
 CLI::Validator size_check();
 CLI::Validator count_check();
 CLI::Validator seconds_check();
@@ -108,6 +116,17 @@ std::string seconds_text(std::chrono::nanoseconds timeout);
 /// away is a failure about "standard output" (or SIGPIPE, when not ignored).
 void write_all(std::span<const std::byte> data, int fd = 1);
 void write_all(std::string_view text, int fd = 1);
+
+/// Writes times in RFC 3339, UTC, with nanoseconds: "2026-12-02T10:00:00.123456789Z".
+/// Remembers the last second it wrote, so that writing many close times is cheap.
+class time_formatter {
+ public:
+  void append(std::string& out, std::chrono::sys_time<std::chrono::nanoseconds> time);
+
+ private:
+  std::int64_t second_ = INT64_MIN;
+  char prefix_[32] = {};  // "2026-12-02T10:00:00" of second_
+};
 
 /// Mode bits as four octal digits ("0640").
 std::string mode_text(mode_t mode);
@@ -144,6 +163,15 @@ class signals_held {
  private:
   sigset_t before_;
 };
+
+/// Runs `wait` (a wait of the core that cannot take a signal mask, such as a ring log
+/// reader's) with the signals held by signals_held let in, so that Ctrl-C ends the process
+/// there, at once; returns what `wait` returns. A signal that came before is let in first.
+bool let_signals_in(const std::function<bool()>& wait);
+
+/// Ends the process as by SIGPIPE (or fails, when SIGPIPE is ignored) when the reader of
+/// standard output went away; returns otherwise (a follower checks it while nothing comes).
+void check_output();
 
 /// What wait_until_ready() saw.
 enum class readiness { ready, timed_out };

@@ -1,4 +1,4 @@
-// mmipc: the command line for POSIX message queues and shared memory (see mmipc.1). The
+// mmipc: the command line for POSIX message queues, shared memory and ring logs (see mmipc.1). The
 // program is its subcommand groups, each registered by one function of its own file; this
 // file parses the command line and turns the outcome into an exit status:
 //   0 done; 1 a command failed ("mmipc: <object>: <reason>" on standard error);
@@ -22,6 +22,7 @@ using mmipc::cli::exit_usage;
 constexpr void (*groups[])(CLI::App&) = {
     mmipc::cli::add_mq_commands,
     mmipc::cli::add_shm_commands,
+    mmipc::cli::add_log_commands,
 };
 
 // Descriptors 0, 1 and 2 are where they belong: a queue or object opened while one of them
@@ -75,8 +76,9 @@ std::string path_of(const CLI::App* app) {
 
 int main(int argc, char** argv) {
   keep_standard_descriptors();
-  CLI::App app("mmipc: inspect, create, feed and drain POSIX message queues and shared memory",
-               "mmipc");
+  CLI::App app(
+      "mmipc: inspect, create, feed and drain POSIX message queues, shared memory and ring logs",
+      "mmipc");
   app.formatter(std::make_shared<mmipc::cli::formatter>());
   app.require_subcommand(1);
   app.footer("See mmipc(1) for the output formats, --json keys and exit statuses.");

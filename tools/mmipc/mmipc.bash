@@ -1,5 +1,6 @@
-# bash completion for mmipc(1): groups, commands, options, and the names of the queues and
-# shared memory objects that exist (as `mmipc mq ls` and `mmipc shm ls` list them).
+# bash completion for mmipc(1): groups, commands, options, the names of the queues and
+# shared memory objects that exist (as `mmipc mq ls` and `mmipc shm ls` list them), and file
+# names for the ring logs.
 # Installed as <prefix>/share/bash-completion/completions/mmipc, where bash-completion
 # finds it the first time mmipc is completed.
 
@@ -16,36 +17,60 @@ _mmipc() {
 
     local group=${words[1]-} command=${words[2]-}
     if ((cword == 1)); then
-        COMPREPLY=($(compgen -W "mq shm --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "mq shm log --help" -- "$cur"))
         return
     fi
     if ((cword == 2)); then
         case $group in
             mq) COMPREPLY=($(compgen -W "ls create send recv stat rm --help" -- "$cur")) ;;
             shm) COMPREPLY=($(compgen -W "ls create cat write stat rm --help" -- "$cur")) ;;
+            log) COMPREPLY=($(compgen -W "create append cat tail stat --help" -- "$cur")) ;;
         esac
         return
     fi
 
     # An option's value: nothing to offer.
     case $prev in
-        --maxmsg | --msgsize | --mode | --priority | --timeout | -n | --size | --offset | --length)
+        --maxmsg | --msgsize | --mode | --priority | --timeout | -n | --size | --offset | --length | --from | --since)
             return
             ;;
     esac
 
     local options=""
     case "$group $command" in
-        "mq ls" | "mq stat" | "shm ls" | "shm stat") options="--json" ;;
+        "mq ls" | "mq stat" | "shm ls" | "shm stat" | "log stat") options="--json" ;;
         "mq create") options="--maxmsg --msgsize --mode" ;;
         "mq send") options="--priority --timeout" ;;
         "mq recv") options="-n --follow -f --timeout --priority -0" ;;
         "shm create") options="--size --mode" ;;
         "shm cat") options="--offset --length --hex" ;;
         "shm write") options="--offset" ;;
+        "log create") options="--size --mode" ;;
+        "log cat") options="--from --since --seq --json" ;;
+        "log tail") options="-n -f --follow" ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "$options --help" -- "$cur"))
+        return
+    fi
+
+    # A ring log is a file: the FILE first, then (append) messages.
+    if [[ $group == log ]]; then
+        local j file_given=0
+        for ((j = 3; j < cword; j++)); do
+            case ${words[j]} in
+                --size | --mode | --from | --since | -n) ((j++)) ;;
+                -*) ;;
+                *) file_given=1 ;;
+            esac
+        done
+        if ((!file_given)); then
+            if declare -F _filedir >/dev/null; then
+                _filedir
+            else
+                COMPREPLY=($(compgen -f -- "$cur"))
+            fi
+        fi
         return
     fi
 

@@ -35,6 +35,7 @@
 #include "cli_test_config.hpp"
 #include "json.hpp"
 #include "mmipc/message_queue.hpp"
+#include "mmipc/ring_log.hpp"
 #include "mmipc/semaphore.hpp"
 #include "mmipc/shared_memory.hpp"
 #include "test_util.hpp"
@@ -343,6 +344,32 @@ struct object {
   std::string lock_path() const { return "/dev/shm" + shared_memory::lock_name(name); }
 };
 
+// A directory of its own for the files of a test, removed with all it holds at the end.
+struct scratch_dir {
+  std::filesystem::path path;
+  scratch_dir() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/mmipc-cli-log.XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp");
+    path = pattern;
+  }
+  scratch_dir(const scratch_dir&) = delete;
+  scratch_dir& operator=(const scratch_dir&) = delete;
+  ~scratch_dir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+  // The names of what it holds.
+  std::set<std::string> entries() const {
+    std::set<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(path)) {
+      names.insert(e.path().filename().string());
+    }
+    return names;
+  }
+};
+
 bool exists(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
@@ -431,6 +458,38 @@ TEST(CliArgumentsTest, SecondsAreNonNegativeDecimals) {
   }
 }
 
+TEST(CliArgumentsTest, TimesAreRfc3339OrSecondsSinceTheEpoch) {
+  using mmipc::cli::parse_time;
+  using std::chrono::sys_days;
+  using namespace std::chrono;
+  const auto day = sys_days(year(2026) / 12 / 2);
+  EXPECT_EQ(parse_time("2026-12-02T10:00:00Z"), day + 10h);
+  EXPECT_EQ(parse_time("2026-12-02t10:00:00.123456789z"), day + 10h + 123456789ns);
+  EXPECT_EQ(parse_time("2026-12-02 10:00:00.5+01:00"), day + 9h + 500ms);
+  EXPECT_EQ(parse_time("2026-12-02T10:00-02:30"), day + 12h + 30min);
+  EXPECT_EQ(parse_time("@0"), sys_time<nanoseconds>{});
+  // Beyond what nanoseconds reach (2262): the latest time there is.
+  EXPECT_EQ(parse_time("2999-01-01T00:00:00Z"), sys_time<nanoseconds>(nanoseconds::max()));
+  EXPECT_EQ(parse_time("@999999999999"), sys_time<nanoseconds>(nanoseconds::max()));
+  EXPECT_EQ(parse_time("@1764669600.25"), sys_seconds(1764669600s) + 250ms);
+  // Without an offset: local time, as date(1) reads it.
+  const outcome date = shell("date -d '2026-12-02 10:00:00' +%s");
+  ASSERT_EQ(date.status, 0) << date;
+  EXPECT_EQ(parse_time("2026-12-02T10:00:00"), sys_seconds(seconds(std::stoll(date.out))));
+  EXPECT_EQ(parse_time("2026-12-02 10:00"), parse_time("2026-12-02T10:00:00"));
+  for (const char* bad : {"", "yesterday", "2026-02-30", "2026-13-01", "2026-12-02T25:00Z",
+                          "2026-12-02T10", "2026-12-02T10:00:00+1", "2026-12-02T10:00:00.Z",
+                          "2026-12-02T10:00:00Zx", "@", "@-1", "@1e3", "1969-12-31", "@1.2.3"}) {
+    EXPECT_THROW(parse_time(bad), std::invalid_argument) << bad;
+  }
+  std::string text;
+  mmipc::cli::time_formatter times;
+  times.append(text, day + 10h + 5ns);
+  text += ' ';
+  times.append(text, sys_time<nanoseconds>{} + 1500ms);
+  EXPECT_EQ(text, "2026-12-02T10:00:00.000000005Z 1970-01-01T00:00:01.500000000Z");
+}
+
 TEST(CliJsonTest, StringsEscapeQuotesControlsAndBytesOutsideUtf8) {
   using mmipc::cli::json_string;
   EXPECT_EQ(json_string("plain /jobs"), "\"plain /jobs\"");
@@ -476,6 +535,11 @@ const std::vector<std::string> synopsis = {
     "mmipc shm write NAME [--offset N] [DATA]",
     "mmipc shm stat NAME [--json]",
     "mmipc shm rm NAME...",
+    "mmipc log create FILE --size N [--mode OCTAL]",
+    "mmipc log append FILE [MESSAGE...]",
+    "mmipc log cat FILE [--from SEQ] [--since TIME] [--seq] [--json]",
+    "mmipc log tail FILE [-n COUNT] [-f]",
+    "mmipc log stat FILE [--json]",
 };
 
 TEST(CliTest, EveryLevelAnswersHelpWithTheSynopsis) {
@@ -506,7 +570,7 @@ TEST(CliTest, UsageErrorsExitTwoWithTheUsageLine) {
   const std::vector<usage_case> cases = {
       {{}, "mmipc: A subcommand is required", synopsis[0]},
       {{"frobnicate"},
-       "mmipc: unknown command \"frobnicate\": should be one of mq, shm",
+       "mmipc: unknown command \"frobnicate\": should be one of mq, shm, log",
        synopsis[0]},
       {{"--json"}, "mmipc: The following argument was not expected: --json", synopsis[0]},
       {{"mq"}, "mmipc: mq: A subcommand is required", synopsis[0]},
@@ -542,6 +606,20 @@ TEST(CliTest, UsageErrorsExitTwoWithTheUsageLine) {
       {{"shm", "write", s.name, "a", "b"},
        "mmipc: shm write: The following argument was not expected: b",
        synopsis[9]},
+      {{"log", "create", "x.log"}, "mmipc: log create: --size is required", synopsis[12]},
+      {{"log", "create", "x.log", "--size", "-1"},
+       "mmipc: log create: --size: invalid size \"-1\": must be a number of bytes, with an "
+       "optional suffix K, M or G (powers of 1024)",
+       synopsis[12]},
+      {{"log", "cat", "x.log", "--since", "yesterday"},
+       "mmipc: log cat: --since: invalid time \"yesterday\": must be a date and time as in RFC "
+       "3339 (2026-12-02T10:00:00Z, 2026-12-02 10:00:00.5+01:00, 2026-12-02; local time "
+       "without an offset) or @SECONDS since the epoch",
+       synopsis[14]},
+      {{"log", "tail", "x.log", "-n", "-1"},
+       "mmipc: log tail: -n: invalid count \"-1\": must be a whole number, 0 or more",
+       synopsis[15]},
+      {{"log", "stat"}, "mmipc: log stat: FILE is required", synopsis[16]},
   };
   for (const usage_case& c : cases) {
     outcome o = mmipc(c.args);
@@ -556,6 +634,7 @@ TEST(CliTest, UsageErrorsExitTwoWithTheUsageLine) {
   EXPECT_FALSE(queue_exists(q.name));
   EXPECT_FALSE(exists(s.path()));
   EXPECT_FALSE(exists(s.semaphore_path()));
+  EXPECT_FALSE(exists("x.log"));
 }
 
 // ---- mq create, stat, rm --------------------------------------------------------------------
@@ -917,6 +996,299 @@ TEST(CliMqTest, FollowEndsWhenItsReaderGoesAwayAndTakesNothingMore) {
   EXPECT_EQ(o.signal, SIGPIPE) << o;
   message_queue::open(q.name, O_WRONLY).send(bytes_of("second"));
   EXPECT_EQ(drain(q.name), std::vector<std::string>{"second"});
+}
+
+// ---- log ------------------------------------------------------------------------------------
+
+// A ring log file in a scratch directory of its own.
+struct log_file {
+  scratch_dir dir;
+  std::string path = dir.file("app.log");
+};
+
+// The records of a log as `log cat --seq` prints them: "seq\tdata" lines.
+std::vector<std::string> cat_lines(const std::string& path, std::vector<std::string> options = {}) {
+  std::vector<std::string> args = {"log", "cat", path};
+  args.insert(args.end(), options.begin(), options.end());
+  const outcome o = mmipc(args);
+  EXPECT_EQ(o.status, 0) << o;
+  EXPECT_EQ(o.err, "") << o;
+  return lines_of(o.out);
+}
+
+// The value of `key` in `log stat` output ("key: value" lines).
+std::string stat_value(const std::string& stat, const std::string& key) {
+  for (const std::string& line : lines_of(stat)) {
+    if (line.starts_with(key + ": ")) return line.substr(key.size() + 2);
+  }
+  return "(no " + key + ")";
+}
+
+bool is_rfc3339_ns(const std::string& text) {
+  static const std::regex form(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z)");
+  return std::regex_match(text, form);
+}
+
+TEST(CliLogTest, CreateAppendAndCatRoundTrip) {
+  log_file log;
+  outcome c = mmipc({"log", "create", log.path, "--size", "64K", "--mode", "600"});
+  EXPECT_EQ(c.status, 0) << c;
+  EXPECT_EQ(c.out + c.err, "");
+  struct stat st {};
+  ASSERT_EQ(::stat(log.path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 65536);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // Each argument one record, the empty one too, in order; nothing printed.
+  outcome a = mmipc({"log", "append", log.path, "first", "two words", "", "-- not an option"});
+  EXPECT_EQ(a.status, 0) << a;
+  EXPECT_EQ(a.out + a.err, "");
+  EXPECT_EQ(mmipc({"log", "append", log.path, "--", "-n"}).status, 0);
+  const outcome cat = mmipc({"log", "cat", log.path});
+  EXPECT_EQ(cat.status, 0) << cat;
+  EXPECT_EQ(cat.out, "first\ntwo words\n\n-- not an option\n-n\n");
+  EXPECT_EQ(cat_lines(log.path, {"--seq"}),
+            (std::vector<std::string>{"1\tfirst", "2\ttwo words", "3\t", "4\t-- not an option",
+                                      "5\t-n"}));
+  // Reopened by every command: numbering goes on.
+  EXPECT_EQ(mmipc({"log", "append", log.path, "sixth"}).status, 0);
+  EXPECT_EQ(cat_lines(log.path, {"--seq", "--from", "6"}), std::vector<std::string>{"6\tsixth"});
+}
+
+TEST(CliLogTest, AppendTakesEachLineOfStandardInputAsOneRecord) {
+  log_file log;
+  ASSERT_EQ(mmipc({"log", "create", log.path, "--size", "8K"}).status, 0);
+  // Empty lines are empty records; a last line without its newline is one too.
+  outcome a = mmipc({"log", "append", log.path}, "alpha\n\nbeta gamma\nlast");
+  EXPECT_EQ(a.status, 0) << a;
+  EXPECT_EQ(cat_lines(log.path, {"--seq"}),
+            (std::vector<std::string>{"1\talpha", "2\t", "3\tbeta gamma", "4\tlast"}));
+  // Bytes pass through as they are.
+  EXPECT_EQ(mmipc({"log", "append", log.path}, std::string("\xff\x01 \0x\tt\n", 8)).status, 0);
+  const outcome cat = mmipc({"log", "cat", log.path, "--from", "5"});
+  EXPECT_EQ(cat.out, std::string("\xff\x01 \0x\tt\n", 8));
+}
+
+TEST(CliLogTest, CatFromSinceSeqAndJson) {
+  log_file log;
+  ASSERT_EQ(mmipc({"log", "create", log.path, "--size", "8K"}).status, 0);
+  ASSERT_EQ(mmipc({"log", "append", log.path, "one", "two", "three"}).status, 0);
+  ASSERT_EQ(mmipc({"log", "append", log.path}, std::string("bin\xff\0\"q\"\n", 9)).status, 0);
+  // --json: seq, time (RFC 3339, UTC, nanoseconds), data (bytes outside UTF-8 as \udcXX).
+  const std::vector<std::string> json = cat_lines(log.path, {"--json"});
+  ASSERT_EQ(json.size(), 4u);
+  static const std::regex line(R"re(\{"seq":(\d+),"time":"([^"]*)","data":(.*)\})re");
+  std::vector<std::string> times;
+  for (std::size_t i = 0; i < json.size(); ++i) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(json[i], m, line)) << json[i];
+    EXPECT_EQ(m[1], std::to_string(i + 1));
+    EXPECT_TRUE(is_rfc3339_ns(m[2])) << m[2];
+    times.push_back(m[2]);
+  }
+  EXPECT_TRUE(json[0].ends_with(R"("data":"one"})"));
+  EXPECT_TRUE(json[3].ends_with(R"("data":"bin\udcff\u0000\"q\""})")) << json[3];
+  EXPECT_LE(times[0], times[3]);
+  // --since: from a time as --json printed it; the epoch: all; the far future: none.
+  const auto since = cat_lines(log.path, {"--since", times[2], "--seq"});
+  ASSERT_FALSE(since.empty());
+  EXPECT_EQ(since.front(), "3\tthree");
+  EXPECT_EQ(cat_lines(log.path, {"--since", "@0"}).size(), 4u);
+  EXPECT_EQ(cat_lines(log.path, {"--since", "2999-01-01T00:00:00Z"}).size(), 0u);
+  // --from a number past the newest: nothing; --from and --seq together.
+  EXPECT_EQ(cat_lines(log.path, {"--from", "99"}).size(), 0u);
+  EXPECT_EQ(cat_lines(log.path, {"--from", "2", "--seq"}).front(), "2\ttwo");
+}
+
+TEST(CliLogTest, CatOfAWrappedLogStartsAtTheOldestRecordKept) {
+  log_file log;
+  ASSERT_EQ(mmipc({"log", "create", log.path, "--size", "5120"}).status, 0);
+  std::string input;
+  for (int i = 1; i <= 500; ++i) input += "record " + std::to_string(i) + "\n";
+  ASSERT_EQ(mmipc({"log", "append", log.path}, input).status, 0);
+  const auto lines = cat_lines(log.path, {"--seq"});
+  ASSERT_GT(lines.size(), 5u);
+  ASSERT_LT(lines.size(), 100u);
+  EXPECT_EQ(lines.back(), "500\trecord 500");
+  const int first = std::stoi(lines.front());
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(lines[i], std::to_string(first + static_cast<int>(i)) + "\trecord " +
+                            std::to_string(first + static_cast<int>(i)));
+  }
+}
+
+TEST(CliLogTest, TailPrintsTheLastRecords) {
+  log_file log;
+  ASSERT_EQ(mmipc({"log", "create", log.path, "--size", "64K"}).status, 0);
+  outcome empty = mmipc({"log", "tail", log.path});
+  EXPECT_EQ(empty.status, 0) << empty;
+  EXPECT_EQ(empty.out, "");
+  std::string input;
+  for (int i = 1; i <= 25; ++i) input += "line " + std::to_string(i) + "\n";
+  ASSERT_EQ(mmipc({"log", "append", log.path}, input).status, 0);
+  std::string last10;
+  for (int i = 16; i <= 25; ++i) last10 += "line " + std::to_string(i) + "\n";
+  EXPECT_EQ(mmipc({"log", "tail", log.path}).out, last10);
+  EXPECT_EQ(mmipc({"log", "tail", log.path, "-n", "2"}).out, "line 24\nline 25\n");
+  EXPECT_EQ(mmipc({"log", "tail", log.path, "-n", "0"}).out, "");
+  EXPECT_EQ(lines_of(mmipc({"log", "tail", log.path, "-n", "100"}).out).size(), 25u);
+}
+
+TEST(CliLogTest, TailFollowSeesWhatOtherProcessesAppendUntilSigintEndsItWith130) {
+  log_file log;
+  ASSERT_EQ(mmipc({"log", "create", log.path, "--size", "64K"}).status, 0);
+  ASSERT_EQ(mmipc({"log", "append", log.path, "old", "before"}).status, 0);
+  process follower(tool({"log", "tail", log.path, "-n", "1", "-f"}));
+  EXPECT_EQ(follower.read_line(), "before");
+  EXPECT_EQ(mmipc({"log", "append", log.path, "one", "two"}).status, 0);
+  EXPECT_EQ(follower.read_line(), "one");
+  EXPECT_EQ(follower.read_line(), "two");
+  // A writer of another kind: the shell's own process, through the core's C++ API here.
+  mmipc::ring_log::open(log.path).append("three");
+  EXPECT_EQ(follower.read_line(), "three");
+  EXPECT_TRUE(follower.still_running_after(300ms));  // following: it never stops by itself
+  const std::string bytes_before = file_contents(log.path);
+  follower.signal(SIGINT);
+  outcome o = follower.finish({}, 30s);
+  EXPECT_EQ(o.signal, SIGINT) << o;
+  EXPECT_EQ(o.status, 130) << o;
+  EXPECT_EQ(o.out + o.err, "");
+  // The log is as it was, byte for byte: following never changes it.
+  EXPECT_EQ(file_contents(log.path), bytes_before);
+  EXPECT_EQ(cat_lines(log.path).size(), 5u);
+}
+
+TEST(CliLogTest, TailFollowEndsWhenItsReaderGoesAway) {
+  log_file log;
+  ASSERT_EQ(mmipc({"log", "create", log.path, "--size", "8K"}).status, 0);
+  ASSERT_EQ(mmipc({"log", "append", log.path, "first"}).status, 0);
+  process follower(tool({"log", "tail", log.path, "-f"}));
+  EXPECT_EQ(follower.read_line(), "first");
+  follower.close_output();
+  outcome o = follower.finish({}, 30s);
+  EXPECT_EQ(o.signal, SIGPIPE) << o;
+}
+
+TEST(CliLogTest, StatShowsSizesRecordsNumbersTimesAndDrops) {
+  log_file log;
+  ASSERT_EQ(mmipc({"log", "create", log.path, "--size", "5120"}).status, 0);
+  outcome empty = mmipc({"log", "stat", log.path});
+  EXPECT_EQ(empty.status, 0) << empty;
+  EXPECT_EQ(stat_value(empty.out, "records"), "0");
+  EXPECT_EQ(stat_value(empty.out, "first_time"), "-");
+  EXPECT_NE(mmipc({"log", "stat", log.path, "--json"}).out.find("\"first_time\":null,"),
+            std::string::npos);
+  std::string input;
+  for (int i = 1; i <= 100; ++i) input += "record " + std::to_string(i) + "\n";
+  ASSERT_EQ(mmipc({"log", "append", log.path}, input).status, 0);
+  const outcome st = mmipc({"log", "stat", log.path});
+  EXPECT_EQ(st.status, 0) << st;
+  EXPECT_EQ(stat_value(st.out, "file"), log.path);
+  EXPECT_EQ(stat_value(st.out, "file_size"), "5120");
+  EXPECT_EQ(stat_value(st.out, "capacity"), "1024");
+  EXPECT_EQ(stat_value(st.out, "max_record_size"), "992");
+  EXPECT_EQ(stat_value(st.out, "last_seq"), "100");
+  const auto lines = cat_lines(log.path, {"--seq"});
+  const std::uint64_t first = std::stoull(lines.front());
+  EXPECT_EQ(stat_value(st.out, "first_seq"), std::to_string(first));
+  EXPECT_EQ(stat_value(st.out, "records"), std::to_string(lines.size()));
+  EXPECT_EQ(stat_value(st.out, "dropped"), std::to_string(first - 1));
+  EXPECT_EQ(stat_value(st.out, "repaired"), "0");
+  const std::uint64_t used = std::stoull(stat_value(st.out, "bytes_used"));
+  EXPECT_GT(used, 1024u - 64);
+  EXPECT_LE(used, 1024u);
+  for (const char* key : {"first_time", "last_time", "created"}) {
+    EXPECT_TRUE(is_rfc3339_ns(stat_value(st.out, key))) << key << ": " << st.out;
+  }
+  EXPECT_LE(stat_value(st.out, "first_time"), stat_value(st.out, "last_time"));
+  // --json: the same values, one object.
+  const outcome j = mmipc({"log", "stat", log.path, "--json"});
+  EXPECT_EQ(j.status, 0) << j;
+  EXPECT_TRUE(j.out.starts_with("{\"file\":" + mmipc::cli::json_string(log.path) +
+                                ",\"file_size\":5120,\"capacity\":1024,\"max_record_size\":992,"))
+      << j.out;
+  EXPECT_NE(j.out.find(",\"records\":" + std::to_string(lines.size()) + ",\"first_seq\":" +
+                       std::to_string(first) + ",\"last_seq\":100,\"first_time\":\"" +
+                       stat_value(st.out, "first_time") + "\""),
+            std::string::npos)
+      << j.out;
+  EXPECT_NE(j.out.find(",\"dropped\":" + std::to_string(first - 1) + ",\"repaired\":0,"),
+            std::string::npos)
+      << j.out;
+  EXPECT_EQ(std::count(j.out.begin(), j.out.end(), '\n'), 1);
+}
+
+TEST(CliLogTest, ErrorsSayWhatIsWrongAndChangeNothing) {
+  log_file log;
+  const std::string missing = log.dir.file("missing.log");
+  // A missing file: every command fails, and none makes it.
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"append", missing, "x"},
+                                               {"append", missing},
+                                               {"cat", missing},
+                                               {"tail", missing},
+                                               {"tail", missing, "-f"},
+                                               {"stat", missing}}) {
+    std::vector<std::string> command = {"log"};
+    command.insert(command.end(), args.begin(), args.end());
+    expect_failure(mmipc(command, "from stdin\n"), missing, "No such file or directory");
+  }
+  EXPECT_TRUE(log.dir.entries().empty());
+  // Not a ring log: a text file, a directory, a short file.
+  const std::string text = log.dir.file("text.log");
+  std::ofstream(text) << std::string(5000, 't');
+  expect_failure(mmipc({"log", "cat", text}), text,
+                 "not a ring log (it does not begin with \"MMIPCLOG\")");
+  expect_failure(mmipc({"log", "append", text, "x"}), text,
+                 "not a ring log (it does not begin with \"MMIPCLOG\")");
+  EXPECT_EQ(file_contents(text), std::string(5000, 't'));
+  expect_failure(mmipc({"log", "stat", log.dir.path.string()}), log.dir.path.string(),
+                 "not a ring log (not a regular file)");
+  // Sizes: too small for the core (status 1, nothing made), malformed (usage, status 2).
+  expect_failure(mmipc({"log", "create", log.path, "--size", "4K"}), log.path,
+                 "size 4096 is too small (at least 4160 bytes: a 4096-byte header and 64 "
+                 "bytes of records)");
+  for (const char* bad : {"1T", "abc", "", "4.5K"}) {
+    EXPECT_EQ(mmipc({"log", "create", log.path, "--size", bad}).status, 2) << bad;
+  }
+  EXPECT_EQ(log.dir.entries(), std::set<std::string>{"text.log"});
+  // An existing file is never replaced.
+  expect_failure(mmipc({"log", "create", text, "--size", "8K"}), text, "File exists");
+  EXPECT_EQ(file_contents(text), std::string(5000, 't'));
+  // A record too large: the arguments are all checked first, nothing is appended.
+  ASSERT_EQ(mmipc({"log", "create", log.path, "--size", "5120"}).status, 0);
+  const std::string bytes_before = file_contents(log.path);
+  expect_failure(mmipc({"log", "append", log.path, "fits", std::string(2000, 'x'), "too"}),
+                 log.path, "a record of 2000 bytes is larger than the log can hold (992 bytes)");
+  EXPECT_EQ(file_contents(log.path), bytes_before);
+  // From standard input, the lines before it are appended, and the message says so.
+  expect_failure(mmipc({"log", "append", log.path}, "a\nb\n" + std::string(2000, 'x') + "\nc\n"),
+                 log.path,
+                 "a record of 2000 bytes is larger than the log can hold (992 bytes) "
+                 "(2 records appended)");
+  EXPECT_EQ(cat_lines(log.path), (std::vector<std::string>{"a", "b"}));
+  // A log the caller may only read: read, not appended to.
+  if (::geteuid() != 0) {
+    ::chmod(log.path.c_str(), 0400);
+    expect_failure(mmipc({"log", "append", log.path, "x"}), log.path, "Permission denied");
+    EXPECT_EQ(cat_lines(log.path).size(), 2u);
+  }
+}
+
+// make demo's examples/demo/45-log.sh: two writers and a follower on one 64 KiB log, one
+// writer killed with kill -9, the log read back intact.
+TEST(CliDocsTest, DemoKillsALogWriterAndReadsTheLogBackIntact) {
+  std::vector<std::string> env = {
+      "MMIPC_BUILD_DIR=" +
+      std::filesystem::path(MMIPC_CLI_PATH).parent_path().parent_path().string()};
+  scratch_dir dir;
+  env.push_back("MMIPC_DEMO_DIR=" + dir.path.string());
+  process demo({"/bin/bash", std::string(MMIPC_CLI_SOURCE_DIR) + "/examples/demo/45-log.sh"}, env);
+  outcome o = demo.finish({}, 120s);
+  EXPECT_EQ(o.status, 0) << o;
+  EXPECT_NE(o.out.find("killed with kill -9"), std::string::npos) << o;
+  EXPECT_NE(o.out.find("every record whole, each writer's in order, none twice"), std::string::npos)
+      << o;
+  EXPECT_NE(o.out.find("    repaired: "), std::string::npos) << o;
+  EXPECT_EQ(o.err, "") << o;
 }
 
 // ---- mq ls ----------------------------------------------------------------------------------
@@ -1440,8 +1812,13 @@ TEST(CliDocsTest, ManPageHasTheSynopsisEveryOptionAndEveryJsonKey) {
   object s;
   ASSERT_EQ(mmipc({"mq", "create", q.name, "--maxmsg", "1", "--msgsize", "8"}).status, 0);
   ASSERT_EQ(mmipc({"shm", "create", s.name, "--size", "8"}).status, 0);
-  for (const std::string& json : {mmipc({"mq", "stat", q.name, "--json"}).out,
-                                  mmipc({"shm", "stat", s.name, "--json"}).out}) {
+  scratch_dir dir;
+  const std::string log = dir.file("keys.log");
+  ASSERT_EQ(mmipc({"log", "create", log, "--size", "8K"}).status, 0);
+  ASSERT_EQ(mmipc({"log", "append", log, "one"}).status, 0);
+  for (const std::string& json :
+       {mmipc({"mq", "stat", q.name, "--json"}).out, mmipc({"shm", "stat", s.name, "--json"}).out,
+        mmipc({"log", "stat", log, "--json"}).out, mmipc({"log", "cat", log, "--json"}).out}) {
     ASSERT_FALSE(json.empty());
     for (std::size_t at = 0; (at = json.find("\":", at)) != std::string::npos; ++at) {
       const std::size_t start = json.rfind('"', at - 1) + 1;
@@ -1560,7 +1937,9 @@ std::string complete(const std::vector<std::string>& words) {
 }
 
 TEST(CliDocsTest, BashCompletionOffersCommandsOptionsAndNames) {
-  EXPECT_EQ(complete({""}), "--help mq shm ");
+  EXPECT_EQ(complete({""}), "--help log mq shm ");
+  EXPECT_EQ(complete({"log", ""}), "--help append cat create stat tail ");
+  EXPECT_EQ(complete({"log", "tail", "x.log", "-"}), "--follow --help -f -n ");
   EXPECT_EQ(complete({"mq", ""}), "--help create ls recv rm send stat ");
   EXPECT_EQ(complete({"shm", "c"}), "cat create ");
   EXPECT_EQ(complete({"mq", "recv", "/q", "--p"}), "--priority ");
@@ -1607,7 +1986,9 @@ long env_number(const char* name, long fallback) {
 // Random words become names (`mq create --json 64` makes "/64"): the test runs in IPC and
 // mount namespaces of its own, with a tmpfs on /dev/shm and the mqueue file system mounted on
 // /dev/shm/mq, so it sees every queue and object there is and the system's are out of reach.
-// Whatever a run made outside the few names kept is removed after it.
+// The log commands get file names of a directory of that /dev/shm (their current directory),
+// where one log exists and another may be made. Whatever a run made outside the few names
+// kept is removed after it.
 TEST(CliBadInputTest, RandomArgumentListsNeverCrashHangOrChangeAnythingWhenTheyFail) {
   const char* mqueue_dir = std::getenv("MMIPC_CLI_FUZZ_MQUEUE");
   if (mqueue_dir == nullptr) {
@@ -1654,12 +2035,14 @@ TEST(CliBadInputTest, RandomArgumentListsNeverCrashHangOrChangeAnythingWhenTheyF
                                             std::string(300, 'n'),
                                             "/" + std::string(256, 'n')};
   const std::vector<std::string> groups = {"mq", "shm", "mq", "shm", "log", "--help", "", "-h"};
-  const std::vector<std::string> commands = {"ls",  "create", "send", "recv", "stat",  "rm",
-                                             "cat", "write",  "rm",   "x",    "--json"};
+  const std::vector<std::string> commands = {"ls",     "create", "send",  "recv", "stat",
+                                             "rm",     "cat",    "write", "rm",   "x",
+                                             "--json", "append", "tail"};
   const std::vector<std::string> options = {
-      "--json",   "--maxmsg", "--msgsize", "--mode",       "--priority", "--timeout", "-n",
-      "--follow", "-f",       "-0",        "--offset",     "--length",   "--hex",     "--help",
-      "--bogus",  "--",       "-x",        "--priority=3", "--size=1K"};
+      "--json",    "--maxmsg", "--msgsize", "--mode", "--priority", "--timeout",
+      "-n",        "--follow", "-f",        "-0",     "--offset",   "--length",
+      "--hex",     "--help",   "--bogus",   "--",     "-x",         "--priority=3",
+      "--size=1K", "--seq",    "--from",    "--since"};
   const std::vector<std::string> values = {
       "0",   "1",    "3",  "-1",   "10",  "32767", "32768", "4K",   "1M",
       "1G",  "2G",   "64", "0.05", "0.0", "1e3",   "nan",   "inf",  "abc",
@@ -1672,8 +2055,24 @@ TEST(CliBadInputTest, RandomArgumentListsNeverCrashHangOrChangeAnythingWhenTheyF
   // bytes) of /dev/shm, and the queues, that carry the prefix.
   // What a failing run must leave as it was: every object and semaphore of /dev/shm (with
   // the objects' bytes) and every queue: all are this test's.
+  // Ring logs: files of a directory of the private /dev/shm, the current directory from here
+  // on, with names of their own (a log is a path: the IPC names would be files in "/").
+  const std::filesystem::path log_dir = "/dev/shm/mmipc-clibad-logs";
+  std::filesystem::create_directory(log_dir);
+  std::filesystem::current_path(log_dir);
+  const std::vector<std::string> log_names = {"fz0.log",       "fz0.log", "fz1.log", "fz1.log",
+                                              "missing/x.log", "",        ".",       "sub"};
+  std::filesystem::create_directory(log_dir / "sub");  // a directory, not a log
+  {
+    auto log = mmipc::ring_log::create("fz0.log", 5120);
+    for (const char* record : {"one", "two", "", "three"}) log.append(record);
+  }
   const auto snapshot = [&] {
     std::map<std::string, std::string> state;
+    for (const auto& entry : std::filesystem::directory_iterator(log_dir)) {
+      state["log " + entry.path().filename().string()] =
+          entry.is_regular_file() ? file_contents(entry.path()) : "(not a file)";
+    }
     for (const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
       if (!entry.is_regular_file()) continue;  // the mqueue mount point
       const std::string name = entry.path().filename().string();
@@ -1692,6 +2091,12 @@ TEST(CliBadInputTest, RandomArgumentListsNeverCrashHangOrChangeAnythingWhenTheyF
     for (const auto& entry : std::filesystem::directory_iterator(mqueue_dir)) {
       const std::string name = entry.path().filename().string();
       if (!kept.contains(name)) ::mq_unlink(("/" + name).c_str());
+    }
+    for (const auto& entry : std::filesystem::directory_iterator(log_dir)) {
+      const std::string name = entry.path().filename().string();
+      if (name != "fz0.log" && name != "fz1.log" && name != "sub") {
+        std::filesystem::remove_all(entry.path());
+      }
     }
     for (const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
       std::string name = entry.path().filename().string();
@@ -1716,13 +2121,20 @@ TEST(CliBadInputTest, RandomArgumentListsNeverCrashHangOrChangeAnythingWhenTheyF
       {"shm cat", {"--offset", "--length", "--hex"}},
       {"shm write", {"--offset"}},
       {"shm stat", {"--json"}},
-      {"shm rm", {}}};
-  const std::set<std::string> flags = {"--json", "--follow", "--priority", "-0", "--hex"};
+      {"shm rm", {}},
+      {"log create", {"--size", "--mode"}},
+      {"log append", {}},
+      {"log cat", {"--from", "--since", "--seq", "--json"}},
+      {"log tail", {"-n", "-f"}},
+      {"log stat", {"--json"}}};
+  const std::set<std::string> flags = {"--json", "--follow", "--priority", "-0",
+                                       "--hex",  "--seq",    "-f"};
   std::vector<std::string> known;
   for (const auto& [command, unused] : command_options) known.push_back(command);
   const std::vector<std::string> size_values = {
-      "0", "1", "8", "1K", "64K", "-1", "1T", "abc", "99999999999999999999", "0x10", ""};
-  const std::vector<std::string> good_values = {"0", "1", "2", "8", "64", "1K", "0.05", "600"};
+      "0", "1", "8", "1K", "8K", "64K", "-1", "1T", "abc", "99999999999999999999", "0x10", ""};
+  const std::vector<std::string> good_values = {
+      "0", "1", "2", "8", "64", "1K", "0.05", "600", "@0", "3", "2026-12-02T10:00:00Z"};
   // One object made by another program: no semaphore, no lock object.
   {
     const std::string foreign = "/" + prefix + "s1";
@@ -1744,7 +2156,13 @@ TEST(CliBadInputTest, RandomArgumentListsNeverCrashHangOrChangeAnythingWhenTheyF
     } else {
       args = split_words(command);
     }
-    if (random() % 8 != 0) args.push_back(random() % 4 == 0 ? pick(invalid) : pick(valid));
+    if (random() % 8 != 0) {
+      if (command.starts_with("log ")) {
+        args.push_back(pick(log_names));
+      } else {
+        args.push_back(random() % 4 == 0 ? pick(invalid) : pick(valid));
+      }
+    }
     const int extra = static_cast<int>(random() % 5);
     for (int i = 0; i < extra; ++i) {
       const auto own = command_options.find(command);

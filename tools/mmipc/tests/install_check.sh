@@ -18,7 +18,7 @@ fail() { echo "install_check: $*" >&2; exit 1; }
 
 page=$(PATH="$root/bin:/usr/bin:/bin" MANPATH= man -w mmipc 2>/dev/null) || fail "man -w mmipc finds nothing"
 [ "$page" = "$root/share/man/man1/mmipc.1" ] || fail "man -w mmipc gives $page"
-PATH="$root/bin:/usr/bin:/bin" MANPATH= MANWIDTH=80 man mmipc 2>/dev/null | grep -q 'mmipc - inspect, create' ||
+PATH="$root/bin:/usr/bin:/bin" MANPATH= MANWIDTH=80 man mmipc 2>/dev/null | grep -Eq 'mmipc +- +inspect, +create' ||
   fail "man mmipc does not show the page"
 
 completion=$root/share/bash-completion/completions/mmipc
