@@ -91,9 +91,6 @@ my @targets = (
   ['cxx', qr/^ring log append of a 64 B record/, qr/^mmipc ring_log, 4 writer processes$/,
    qr/^mmipc ring_log, 1 writer$/, '>=', 0.5,
    'ring log append, four writer processes at once: aggregate >= half of one writer\'s'],
-  # The Tcl case is bench/tcl_mmap.tcl's (mmap::log): any case of table 1 about a log.
-  ['tcl', qr/log/i, qr/log/i, qr/^file channel/, '>=', 2.0,
-   'Tcl puts of a 64 B line to a ring log channel: >= 2x faster than puts to a file channel with -buffering line'],
   ['log', qr/^log cat of a full/, qr/^mmipc log cat$/, qr/^cat of the same file$/, '>=', 1 / 4,
    'reading a full 64 MiB ring log from the command line (mmipc log cat to /dev/null): within 4x of cat of the same file'],
 );
