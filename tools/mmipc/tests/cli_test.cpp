@@ -1217,6 +1217,34 @@ TEST(CliLogTest, StatShowsSizesRecordsNumbersTimesAndDrops) {
   EXPECT_EQ(std::count(j.out.begin(), j.out.end(), '\n'), 1);
 }
 
+// One file, two front ends: what a Tcl script logs with mmap::log, the shell reads with
+// mmipc log cat, and what the shell appends, the script reads back with mmap::log records.
+TEST(CliLogTest, ALogWrittenByTclIsReadByMmipcAndTheOtherWayRound) {
+  if (!have_tcl()) GTEST_SKIP() << "the Tcl package mmap is not built";
+  log_file log;
+  outcome t =
+      tcl("package require mmap\n"
+          "set log [mmap::log create [lindex $argv 0] 16384]\n"
+          "puts $log {first line}\n"
+          "puts $log {}\n"
+          "mmap::log append $log \"two\\nlines\"\n"
+          "close $log",
+          {log.path});
+  ASSERT_EQ(t.status, 0) << t;
+  EXPECT_EQ(cat_lines(log.path, {"--seq"}),
+            (std::vector<std::string>{"1\tfirst line", "2\t", "3\ttwo", "lines"}));
+  EXPECT_EQ(stat_value(mmipc({"log", "stat", log.path}).out, "records"), "3");
+  ASSERT_EQ(mmipc({"log", "append", log.path, "from the shell"}).status, 0);
+  outcome r =
+      tcl("package require mmap\n"
+          "foreach {seq time data} [mmap::log records [lindex $argv 0] -from 3] {\n"
+          "  puts [list $seq [string is wide $time] $data]\n"
+          "}",
+          {log.path});
+  EXPECT_EQ(r.status, 0) << r;
+  EXPECT_EQ(r.out, "3 1 {two\nlines}\n4 1 {from the shell}\n");
+}
+
 TEST(CliLogTest, ErrorsSayWhatIsWrongAndChangeNothing) {
   log_file log;
   const std::string missing = log.dir.file("missing.log");
