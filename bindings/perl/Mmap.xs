@@ -306,10 +306,7 @@ bool guarded(char* dst, const char* src, std::size_t n, bool to_region, failure&
     return true;
   } catch (const mmipc::lost_pages_error& e) {
     describe(f, e.error_number(), "Sys::Mmap: cannot %s the mapped region: %s (%s) ",
-             to_region ? "write to" : "read",
-             e.error_number() == EFAULT ? "the mapped file shrank under the mapping"
-                                        : "I/O error on the mapped file's storage",
-             std::strerror(e.error_number()));
+             to_region ? "write to" : "read", e.explanation(), std::strerror(e.error_number()));
   } catch (const std::exception& e) {
     describe(f, EIO, "Sys::Mmap: cannot %s the mapped region: %s ", to_region ? "write to" : "read",
              e.what());

@@ -165,8 +165,9 @@ inline int channel_exception_errno(Tcl_Channel chan, bool reading) noexcept {
     if (chan != nullptr) {
       std::string message = reading ? "error reading \"" : "error writing \"";
       message += Tcl_GetChannelName(chan);
-      message += err == EFAULT ? "\": the mapped file shrank under the mapping: "
-                               : "\": I/O error on the mapped file's storage: ";
+      message += "\": ";
+      message += e.explanation();  // the core's words for the three cases
+      message += ": ";
       message += Tcl_ErrnoMsg(err);
       // The error as Tcl's channel layer expects it from a driver: return options, then the
       // message (it sets the interpreter's result and errorCode from them).

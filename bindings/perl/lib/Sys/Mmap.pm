@@ -537,8 +537,10 @@ ADDRESS was negative, or too large for an address.
 =item Sys::Mmap: cannot write to the mapped region: the mapped file shrank under the mapping (Bad address)
 
 Writing a value into a C<new()> variable's region met pages lost because the file was
-truncated (C<$!> is C<EFAULT>); C<I/O error on the mapped file's storage (Input/output
-error)> with C<$!> C<EIO> when its storage failed. The variable stays the region.
+truncated (C<$!> is C<EFAULT>); C<no space left on the device for a page of this sparse
+file (No space left on device)> with C<$!> C<ENOSPC> when a full filesystem cannot back a
+page of a sparse file; C<I/O error on the mapped file's storage (Input/output error)> with
+C<$!> C<EIO> when its storage failed. The variable stays the region.
 
 =item Sys::Mmap: cannot read the mapped region: %s (%s)
 
