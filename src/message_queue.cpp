@@ -66,8 +66,9 @@ mq_limits mq_limits::current() {
 
 mq_capacity mq_limits::capacity(std::optional<long> max_messages,
                                 std::optional<long> message_size) const noexcept {
-  return {max_messages.value_or(msg_default > 0 ? msg_default : 10),
-          message_size.value_or(msgsize_default > 0 ? msgsize_default : 8192)};
+  const mq_capacity fallback;  // the kernel's defaults, when /proc cannot be read
+  return {max_messages.value_or(msg_default > 0 ? msg_default : fallback.max_messages),
+          message_size.value_or(msgsize_default > 0 ? msgsize_default : fallback.message_size)};
 }
 
 mq_limit_error::mq_limit_error(int err, std::string_view op, std::string_view name,
