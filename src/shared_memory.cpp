@@ -23,6 +23,7 @@
 #include "mmipc/semaphore.hpp"
 #include "mmipc/unique_fd.hpp"
 #include "retry.hpp"
+#include "seek.hpp"
 
 namespace mmipc {
 namespace {
@@ -505,15 +506,7 @@ std::size_t shared_memory::write(std::span<const std::byte> in) {
 
 std::uint64_t shared_memory::seek(std::int64_t offset, whence origin) {
   shm_state& s = state("seek");
-  const auto size = static_cast<std::int64_t>(s.map.size());
-  const std::int64_t base = origin == whence::start     ? 0
-                            : origin == whence::current ? static_cast<std::int64_t>(s.pos)
-                                                        : size;
-  // Compare without overflow: the target must lie in [0, size()].
-  if ((offset < 0 && -(offset + 1) >= base) || (offset > 0 && offset > size - base)) {
-    throw_os_error(EINVAL, "seek", s.name);
-  }
-  s.pos = static_cast<std::uint64_t>(base + offset);
+  s.pos = detail::bounded_seek(s.map.size(), s.pos, offset, origin, s.name);
   return s.pos;
 }
 
