@@ -174,20 +174,10 @@ int output_proc(void* instance, const char* buf, int to_write, int* error_code) 
 
 Tcl_WideInt wide_seek_proc(void* instance, Tcl_WideInt offset, int mode, int* error_code) {
   auto* chan = static_cast<mmap_channel*>(instance);
-  mmipc::whence origin = mmipc::whence::start;
-  switch (mode) {
-    case SEEK_SET:
-      origin = mmipc::whence::start;
-      break;
-    case SEEK_CUR:
-      origin = mmipc::whence::current;
-      break;
-    case SEEK_END:
-      origin = mmipc::whence::end;
-      break;
-    default:
-      *error_code = EINVAL;
-      return -1;
+  mmipc::whence origin{};
+  if (!mmipc::tcl::to_whence(mode, origin)) {
+    *error_code = EINVAL;
+    return -1;
   }
   // `tell` asks for a seek by 0 from the current position: that moves nothing.
   if (origin != mmipc::whence::current || offset != 0) {

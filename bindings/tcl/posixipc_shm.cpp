@@ -48,9 +48,11 @@ int output_proc(ClientData instance, const char* buf, int to_write, int* error_c
 
 long long wide_seek_proc(ClientData instance, long long offset, int mode, int* error_code) {
   auto* s = static_cast<shm_channel*>(instance);
-  const mmipc::whence origin = mode == SEEK_SET   ? mmipc::whence::start
-                               : mode == SEEK_CUR ? mmipc::whence::current
-                                                  : mmipc::whence::end;
+  mmipc::whence origin{};
+  if (!mmipc::tcl::to_whence(mode, origin)) {
+    *error_code = EINVAL;
+    return -1;
+  }
   try {
     return static_cast<long long>(s->shm.seek(offset, origin));
   } catch (...) {

@@ -19,12 +19,14 @@
 #include <cerrno>
 #include <climits>
 #include <cstdint>
+#include <cstdio>
 #include <exception>
 #include <new>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
+#include "mmipc/cursor.hpp"
 #include "mmipc/error.hpp"
 #include "mmipc/guarded_copy.hpp"
 #include "tcl_compat.hpp"
@@ -190,6 +192,24 @@ inline int channel_exception_errno(Tcl_Channel chan, bool reading) noexcept {
     return err;
   } catch (...) {
     return current_exception_errno();
+  }
+}
+
+/// A driver's seek mode (SEEK_SET, SEEK_CUR, SEEK_END) as the core's origin; false (the
+/// driver then fails with EINVAL) for any other.
+inline bool to_whence(int mode, mmipc::whence& origin) noexcept {
+  switch (mode) {
+    case SEEK_SET:
+      origin = mmipc::whence::start;
+      return true;
+    case SEEK_CUR:
+      origin = mmipc::whence::current;
+      return true;
+    case SEEK_END:
+      origin = mmipc::whence::end;
+      return true;
+    default:
+      return false;
   }
 }
 
