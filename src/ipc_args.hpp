@@ -1,12 +1,15 @@
 #pragma once
-// ipc_args: the arguments shared by the "open" commands of POSIX message queues and shared
-// memory objects (`mq open` and `shm open` of the Tcl package posixipc, and any other front
-// end): object names, access modes in their two forms, permissions and the open options.
+// ipc_args: internal to mmipc (not installed; the Tcl package posixipc and the mmipc tool use
+// it). The arguments shared by the "open" commands of POSIX message queues and shared memory
+// objects (`mq open` and `shm open` of posixipc): access modes in their two forms,
+// permissions, integers in Tcl's syntax and the open options, with posixipc 1.0's messages;
+// and the words posixipc 1.0 reported a failed system call in (original_detail).
 //
-// The rules and the exact error messages live here, once, so every binding behaves the same
-// and the parser can be fuzzed on its own. Errors are std::invalid_argument whose what() is
-// the message to show the user verbatim; a wrong number of arguments is a usage_error, so a
-// binding can print its own usage line instead.
+// The rules and the exact error messages live here, once, so every front end behaves the
+// same and the parser can be fuzzed on its own. Errors are std::invalid_argument whose what()
+// is the message to show the user verbatim; a wrong number of arguments is a usage_error, so
+// a front end can print its own usage line instead. The names themselves are checked by the
+// public mmipc/ipc_name.hpp.
 
 #include <sys/types.h>
 
@@ -19,31 +22,14 @@
 #include <string_view>
 #include <vector>
 
+#include "mmipc/ipc_name.hpp"
+
 namespace mmipc {
 
 /// A wrong number of arguments (the binding shows its usage line).
 class usage_error : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;
-};
-
-/// A name the system cannot take (see validate_ipc_name). error_number() is the errno the
-/// system's own call gives for such a name, so a front end can also report it in the system's
-/// words: for a queue, mq_open's (EINVAL without a leading "/", ENOENT for "/" alone, EACCES
-/// for another "/" or for "." and "..", ENAMETOOLONG past 255 bytes); for shared memory and
-/// semaphores, sem_open's EINVAL.
-class invalid_name_error : public std::invalid_argument {
- public:
-  invalid_name_error(const std::string& what, std::string_view name, int err)
-      : std::invalid_argument(what), name_(name), error_number_(err) {}
-  /// The name refused.
-  const std::string& name() const noexcept { return name_; }
-  /// The errno the system gives for this name.
-  int error_number() const noexcept { return error_number_; }
-
- private:
-  std::string name_;
-  int error_number_;
 };
 
 /// A bad value of a named argument ("access", "permissions") or option ("-priority"), so a
@@ -116,15 +102,6 @@ mode_t parse_permissions(std::string_view text, const argument_syntax& syntax = 
 /// Parses permissions written in octal digits only, as chmod(1) reads them ("640" is 0640);
 /// must lie in [0, 07777]. For front ends whose users write modes the shell's way.
 mode_t parse_octal_permissions(std::string_view text);
-
-/// What a name is given to.
-enum class ipc_kind { message_queue, shared_memory, semaphore };
-
-/// Checks a POSIX IPC name: "/" then 1 to 255 bytes (a queue) or 251 bytes (shared memory and
-/// semaphores: the semaphore's "sem." prefix must fit in NAME_MAX too), none of them "/" or
-/// NUL, and not "." or "..". Bytes, not characters: the name in the system's encoding.
-/// Throws invalid_name_error.
-void validate_ipc_name(std::string_view name, ipc_kind kind);
 
 /// Everything `mq open` or `shm open` was asked for.
 struct open_request {

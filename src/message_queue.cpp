@@ -12,7 +12,7 @@
 #include <utility>
 
 #include "deadline.hpp"
-#include "mmipc/ipc_args.hpp"
+#include "mmipc/ipc_name.hpp"
 #include "retry.hpp"
 
 namespace mmipc {

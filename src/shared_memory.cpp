@@ -17,7 +17,7 @@
 
 #include "mmipc/error.hpp"
 #include "mmipc/guarded_copy.hpp"
-#include "mmipc/ipc_args.hpp"
+#include "mmipc/ipc_name.hpp"
 #include "mmipc/mapping.hpp"
 #include "mmipc/robust_mutex.hpp"
 #include "mmipc/semaphore.hpp"

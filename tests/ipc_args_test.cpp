@@ -1,4 +1,4 @@
-#include "mmipc/ipc_args.hpp"
+#include "ipc_args.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "mmipc/error.hpp"
-#include "mmipc/ipc_args.hpp"
+#include "ipc_args.hpp"
 #include "tcl_support.hpp"
 
 namespace posixipc {

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "mmipc/error.hpp"
-#include "mmipc/ipc_args.hpp"
+#include "ipc_args.hpp"
 #include "mmipc/message_queue.hpp"
 
 namespace mmipc::cli {

@@ -20,7 +20,7 @@
 #include "cli.hpp"
 #include "groups.hpp"
 #include "json.hpp"
-#include "mmipc/ipc_args.hpp"
+#include "ipc_args.hpp"
 #include "mmipc/message_queue.hpp"
 #include "mmipc/unique_fd.hpp"
 

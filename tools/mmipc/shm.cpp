@@ -19,7 +19,7 @@
 #include "cli.hpp"
 #include "groups.hpp"
 #include "json.hpp"
-#include "mmipc/ipc_args.hpp"
+#include "ipc_args.hpp"
 #include "mmipc/semaphore.hpp"
 #include "mmipc/shared_memory.hpp"
 
