@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "mmipc/message_queue.hpp"
+
 namespace mmipc {
 namespace {
 
@@ -68,6 +70,15 @@ long long read_integer(const argument_syntax& syntax, std::string_view text) {
 }
 
 }  // namespace
+
+unsigned check_priority_limit(long long value, std::string_view argument) {
+  constexpr auto limit = message_queue::priority_limit;
+  if (value >= limit) {
+    fail(argument, "invalid message priority " + std::to_string(value) + ": must be less than " +
+                       std::to_string(limit) + " (MQ_PRIO_MAX)");
+  }
+  return static_cast<unsigned>(value);
+}
 
 bool is_access_word(std::string_view text) noexcept {
   return !text.empty() && text.front() >= 'a' && text.front() <= 'z';
@@ -256,12 +267,8 @@ open_request parse_open_request(ipc_kind kind, std::span<const std::string_view>
         fail(option, "negative values for option, " + quoted(option) + ", are not allowed: got " +
                          std::to_string(value));
       }
-      // mq_send refuses priorities from MQ_PRIO_MAX (32768) up; say so now, not at each send.
-      if (value >= 32768) {
-        fail(option, "invalid message priority " + std::to_string(value) +
-                         ": must be less than 32768 (MQ_PRIO_MAX)");
-      }
-      request.priority = static_cast<unsigned>(value);
+      // mq_send refuses priorities from MQ_PRIO_MAX up; say so now, not at each send.
+      request.priority = check_priority_limit(value, option);
     } else if (value > LONG_MAX || value < LONG_MIN) {
       fail(option, "integer value too large to represent: " + quoted(args[i - 1]));
     } else if (option == "-maxmsg") {

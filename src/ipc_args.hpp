@@ -103,6 +103,12 @@ mode_t parse_permissions(std::string_view text, const argument_syntax& syntax = 
 /// must lie in [0, 07777]. For front ends whose users write modes the shell's way.
 mode_t parse_octal_permissions(std::string_view text);
 
+/// Checks a message priority that is not negative (each front end words that check in its
+/// original's terms) against message_queue::priority_limit, which mq_send refuses from; returns
+/// it. Throws argument_error for `argument`: "invalid message priority N: must be less than
+/// 32768 (MQ_PRIO_MAX)".
+unsigned check_priority_limit(long long value, std::string_view argument);
+
 /// Everything `mq open` or `shm open` was asked for.
 struct open_request {
   std::string name;

@@ -130,23 +130,19 @@ int set_option_proc(ClientData instance, Tcl_Interp* interp, const char* name, c
       throw;
     }
     Tcl_DecrRefCount(text);
-    if (interp == nullptr && (priority < 0 || priority >= mmipc::message_queue::priority_limit)) {
-      return TCL_ERROR;
-    }
+    std::string refused;
     if (priority < 0) {
-      return mmipc::tcl::invalid_error(
-          interp, name,
-          "posixipc mq: set option: invalid negative message priority: " +
-              std::to_string(priority));
+      refused = "invalid negative message priority: " + std::to_string(priority);
+    } else {
+      try {
+        q->priority = mmipc::check_priority_limit(priority, name);
+        return TCL_OK;
+      } catch (const mmipc::argument_error& e) {
+        refused = e.what();
+      }
     }
-    if (priority >= mmipc::message_queue::priority_limit) {
-      return mmipc::tcl::invalid_error(
-          interp, name,
-          "posixipc mq: set option: invalid message priority: " + std::to_string(priority) +
-              ": must be less than 32768 (MQ_PRIO_MAX)");
-    }
-    q->priority = static_cast<unsigned>(priority);
-    return TCL_OK;
+    if (interp == nullptr) return TCL_ERROR;
+    return mmipc::tcl::invalid_error(interp, name, "posixipc mq: set option: " + refused);
   });
 }
 
@@ -363,12 +359,7 @@ int send_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
             interp, "priority",
             "negative values for priority are not allowed: got " + std::to_string(value));
       }
-      if (value >= mmipc::message_queue::priority_limit) {
-        return mmipc::tcl::invalid_error(interp, "priority",
-                                         "invalid message priority " + std::to_string(value) +
-                                             ": must be less than 32768 (MQ_PRIO_MAX)");
-      }
-      priority = static_cast<unsigned>(value);
+      priority = mmipc::check_priority_limit(value, "priority");
     }
     // Tcl 9 refuses a character above U+00FF here, as its binary channels do; Tcl 8.6 keeps
     // its low byte.
