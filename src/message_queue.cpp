@@ -71,12 +71,6 @@ mq_capacity mq_limits::capacity(std::optional<long> max_messages,
           message_size.value_or(msgsize_default > 0 ? msgsize_default : fallback.message_size)};
 }
 
-mq_limit_error::mq_limit_error(int err, std::string_view op, std::string_view name,
-                               std::string explanation)
-    : os_error(err, op, name),
-      explanation_(std::move(explanation)),
-      what_(std::string(os_error::what()) + " (" + explanation_ + ")") {}
-
 std::string explain_mq_limit(int err, const mq_capacity& capacity, const mq_limits& limits) {
   const std::string want = std::to_string(capacity.max_messages) + " messages of " +
                            std::to_string(capacity.message_size) + " bytes";

@@ -334,6 +334,11 @@ unique_fd open_object(const std::string& name, int flags, mode_t permissions, bo
     if (fd >= 0) return unique_fd(fd);
     // Removed between the two calls (by a program that does not take the flock): again.
     if (errno == ENOENT && (flags & O_CREAT)) continue;
+    if (errno == EACCES && (flags & O_ACCMODE) == O_WRONLY) {
+      throw explained_error(
+          EACCES, "shm_open", name,
+          "write-only access needs read permission too: Linux cannot map memory write-only");
+    }
     throw_errno("shm_open", name);
   }
 }

@@ -80,7 +80,7 @@ int os_error_result(Tcl_Interp* interp, std::string_view kind, const mmipc::os_e
     detail = op + " failed";
   }
   std::string info;
-  if (auto* limit = dynamic_cast<const mmipc::mq_limit_error*>(&e)) info = limit->explanation();
+  if (auto* x = dynamic_cast<const mmipc::explained_error*>(&e)) info = x->explanation();
   return system_error(interp, kind, detail, e.error_number(), info);
 }
 

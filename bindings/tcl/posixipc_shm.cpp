@@ -197,10 +197,8 @@ int open_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
       const bool at_object = e.op() == "shm_open" && e.name() == object &&
                              (err == ENOENT || err == EEXIST || err == EACCES);
       if (e.op() != "sem_open" && !at_object) throw;
-      std::string info;
-      if (err == EACCES && (flags & O_ACCMODE) == O_WRONLY && e.op() == "shm_open") {
-        info = "write-only access needs read permission too: Linux cannot map memory write-only";
-      }
+      std::string info;  // the core's explanation, if any (write-only access refused)
+      if (auto* x = dynamic_cast<const mmipc::explained_error*>(&e)) info = x->explanation();
       return system_error(interp, kind, semaphore_detail, e.error_number(), info);
     }
     s->mode = (s->shm.readable() ? TCL_READABLE : 0) | (s->shm.writable() ? TCL_WRITABLE : 0);

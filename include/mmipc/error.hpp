@@ -35,6 +35,21 @@ class os_error : public std::system_error {
   std::string name_;
 };
 
+/// An os_error that the core can explain beyond errno: why the system refused, in words a user
+/// can act on. what() is os_error's followed by " (<explanation>)"; front ends that word the
+/// error themselves show explanation() beside it (Tcl: in errorInfo).
+class explained_error : public os_error {
+ public:
+  explained_error(int err, std::string_view op, std::string_view name, std::string explanation);
+  /// The explanation alone.
+  const std::string& explanation() const noexcept { return explanation_; }
+  const char* what() const noexcept override { return what_.c_str(); }
+
+ private:
+  std::string explanation_;
+  std::string what_;
+};
+
 /// Throws os_error for `err`.
 [[noreturn]] void throw_os_error(int err, std::string_view op, std::string_view name = {});
 

@@ -82,16 +82,10 @@ struct mq_limits {
 
 /// A queue creation refused because of a system limit: what() is the os_error text followed
 /// by an explanation naming the limit and its value.
-class mq_limit_error : public os_error {
+/// explanation(): e.g. "the queue needs 20 messages but ... msg_max is 10".
+class mq_limit_error : public explained_error {
  public:
-  mq_limit_error(int err, std::string_view op, std::string_view name, std::string explanation);
-  /// The explanation alone, e.g. "the queue needs 20 messages but ... msg_max is 10".
-  const std::string& explanation() const noexcept { return explanation_; }
-  const char* what() const noexcept override { return what_.c_str(); }
-
- private:
-  std::string explanation_;
-  std::string what_;
+  using explained_error::explained_error;
 };
 
 /// Explains why creating a queue of `capacity` failed with `err`, or returns "" when `err`

@@ -108,7 +108,8 @@ class shared_memory {
   /// but only writes are allowed. On failure removes only what this call created. Throws
   /// std::invalid_argument (bad name, missing size, an object of size 0 that this call did
   /// not create, a lock object name taken by something else) or os_error (op "sem_open" when
-  /// the semaphore failed).
+  /// the semaphore failed; an explained_error for EACCES on an O_WRONLY open: the object must
+  /// be readable too).
   static shared_memory open(std::string_view name, int flags, mode_t permissions = 0666,
                             std::optional<std::uint64_t> size = std::nullopt);
 

@@ -16,8 +16,8 @@
 #include <sstream>
 #include <vector>
 
-#include "mmipc/error.hpp"
 #include "ipc_args.hpp"
+#include "mmipc/error.hpp"
 #include "mmipc/message_queue.hpp"
 
 namespace mmipc::cli {
@@ -78,8 +78,8 @@ failure failure_of_current_exception(std::string_view object) {
     throw;
   } catch (const failure& e) {
     return e;
-  } catch (const mq_limit_error& e) {
-    // The same explanation of the limit as the Tcl package gives (the core's).
+  } catch (const explained_error& e) {
+    // The same explanation (of a system limit, ...) as the Tcl package gives (the core's).
     return failure(std::string(object),
                    std::string(std::strerror(e.error_number())) + " (" + e.explanation() + ")");
   } catch (const os_error& e) {
