@@ -80,6 +80,25 @@ unsigned check_priority_limit(long long value, std::string_view argument) {
   return static_cast<unsigned>(value);
 }
 
+std::chrono::milliseconds parse_timeout_ms(long long ms) {
+  if (ms < 0) {
+    fail("-timeout", "negative values for -timeout are not allowed: got " + std::to_string(ms));
+  }
+  return std::chrono::milliseconds(ms);
+}
+
+std::string original_detail(const os_error& e) {
+  const std::string& op = e.op();
+  if (op == "mq_open" || op == "mq_unlink" || op == "shm_open" || op == "shm_unlink" ||
+      op == "sem_unlink") {
+    return e.name();  // "posixipc mq: /foobar: no such file or directory"
+  }
+  if (op == "sem_open") return "cannot open shared memory exclusive access semaphore";
+  if (op == "mq_timedsend") return "mq_send failed";
+  if (op == "mq_timedreceive") return "mq_receive failed";
+  return op + " failed";
+}
+
 bool is_access_word(std::string_view text) noexcept {
   return !text.empty() && text.front() >= 'a' && text.front() <= 'z';
 }

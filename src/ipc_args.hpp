@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -21,6 +22,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "mmipc/error.hpp"
 
 #include "mmipc/ipc_name.hpp"
 
@@ -108,6 +111,19 @@ mode_t parse_octal_permissions(std::string_view text);
 /// it. Throws argument_error for `argument`: "invalid message priority N: must be less than
 /// 32768 (MQ_PRIO_MAX)".
 unsigned check_priority_limit(long long value, std::string_view argument);
+
+/// The value of posixipc's `-timeout ms` option (mq send, mq receive): not negative (an
+/// argument_error for "-timeout": "negative values for -timeout are not allowed: got -5"),
+/// any length; the core's timed waits take one past the clock's range as forever
+/// (mmipc::to_timeout).
+std::chrono::milliseconds parse_timeout_ms(long long ms);
+
+/// How posixipc 1.0 named a failed system call in its message "posixipc mq: <detail>:
+/// <error>": the object's name for opening and unlinking it (`/foobar`), "cannot open shared
+/// memory exclusive access semaphore" for the semaphore, the untimed call for a timed send or
+/// receive ("mq_send failed"), else "<call> failed". Keyed on the core's operation names, so
+/// it lives beside them (ipc_args_test makes each call fail for real and checks the words).
+std::string original_detail(const os_error& e);
 
 /// Everything `mq open` or `shm open` was asked for.
 struct open_request {

@@ -305,23 +305,14 @@ int open_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
   });
 }
 
-// Reads "?-timeout ms?" at objv[1]; advances `first` past it. A timeout too long for the
-// system's clock (beyond 292 years) waits forever: it is left unset.
-int parse_timeout(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[], int& first,
-                  std::optional<std::chrono::milliseconds>& timeout) {
+// Reads "?-timeout ms?" at objv[1] (checked by the core: parse_timeout_ms); advances `first`
+// past it.
+void parse_timeout(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[], int& first,
+                   std::optional<std::chrono::milliseconds>& timeout) {
   if (objc > 2 && std::strcmp(Tcl_GetString(objv[1]), "-timeout") == 0) {
-    const long long ms = get_integer(interp, objv[2]);
-    if (ms < 0) {
-      return mmipc::tcl::invalid_error(
-          interp, "-timeout",
-          "negative values for -timeout are not allowed: got " + std::to_string(ms));
-    }
-    constexpr auto longest =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds::max());
-    if (ms <= longest.count()) timeout = std::chrono::milliseconds(ms);
+    timeout = mmipc::parse_timeout_ms(get_integer(interp, objv[2]));
     first = 3;
   }
-  return TCL_OK;
 }
 
 // The original's usage line, verbatim (scripts match on it); -timeout, ours, in errorInfo.
@@ -346,7 +337,7 @@ int send_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
   return run(interp, kind, [&] {
     int first = 1;
     std::optional<std::chrono::milliseconds> timeout;
-    if (parse_timeout(interp, objc, objv, first, timeout) != TCL_OK) return TCL_ERROR;
+    parse_timeout(interp, objc, objv, first, timeout);
     const int args = objc - first;
     if (args < 2 || args > 3) return wrong_args(interp, objv, "mqchan msg ?priority?");
     mq_channel* q = nullptr;
@@ -384,7 +375,7 @@ int receive_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const obj
   return run(interp, kind, [&] {
     int first = 1;
     std::optional<std::chrono::milliseconds> timeout;
-    if (parse_timeout(interp, objc, objv, first, timeout) != TCL_OK) return TCL_ERROR;
+    parse_timeout(interp, objc, objv, first, timeout);
     const int args = objc - first;
     if (args < 1 || args > 2) return wrong_args(interp, objv, "mqchan ?priorvar?");
     mq_channel* q = nullptr;
