@@ -4,6 +4,13 @@
 // argument from the caller becomes a std::invalid_argument with a message that says what was
 // wrong. Library code never aborts or exits: it runs inside someone else's interpreter.
 //
+//   try {
+//     auto q = mmipc::message_queue::open("/jobs", O_RDONLY);
+//   } catch (const mmipc::os_error& e) {
+//     // e.error_number(): ENOENT; e.op(): "mq_open"; e.name(): "/jobs";
+//     // e.what(): "mq_open /jobs: No such file or directory"
+//   }
+//
 // Empty handles: every handle type (unique_fd, mapping, message_queue, named_semaphore and
 // shared_memory) is empty when default-constructed or moved from. An empty handle accepts
 // destruction, assignment, reset() and `explicit operator bool` (false), and its observers

@@ -2,6 +2,13 @@
 // message_queue: a POSIX message queue (mq_open & co.), the kernel's priority-ordered queue of
 // bounded messages shared by processes through a name like "/jobs".
 //
+//   mmipc::mq_capacity capacity{4, 256};  // 4 messages of 256 bytes at most
+//   auto q = mmipc::message_queue::open("/jobs", O_RDWR | O_CREAT, 0600, capacity);
+//   q.send(std::as_bytes(std::span(std::string_view("resize photo.jpg"))), 5);  // priority 5
+//   unsigned priority = 0;
+//   std::string job = q.receive_string(&priority);  // the highest priority first
+//   mmipc::message_queue::unlink("/jobs");          // the queue lives until then
+//
 // What a user may rely on:
 // - Ownership: a message_queue owns one queue descriptor. It is move-only and closes the
 //   descriptor in its destructor; the queue itself outlives every descriptor until unlink().
