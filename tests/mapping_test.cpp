@@ -203,9 +203,7 @@ void write_in_child(const mapping& m, char value) {
     m.data()[0] = static_cast<std::byte>(value);
     _exit(0);
   }
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_EQ(mmipc::testing::reap(child), 0);
 }
 
 TEST(MappingTest, SharedDevZeroIsSharedWithChildren) {

@@ -224,9 +224,7 @@ TEST(MessageQueueTest, MessagesCrossProcesses) {
     requests.send(bytes_of(std::to_string(i)));
     EXPECT_EQ(replies.receive_string(), "echo:" + std::to_string(i));
   }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(mmipc::testing::reap(pid), 0);
 }
 
 TEST(MessageQueueTest, OversizedQueueExplainsTheLimit) {

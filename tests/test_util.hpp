@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <span>
@@ -36,6 +37,17 @@ inline int errno_of(auto&& call) {
   return 0;
 }
 
+/// Waits for child `pid` (resuming after EINTR) and returns its exit code, or 128 + the
+/// signal that ended it; -1 when waitpid fails otherwise (never loops on such a failure).
+/// The one decoding of an exit status in the tests.
+inline int reap(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 /// Runs `child` (returning an exit code) in a forked process and returns its exit status, 99
 /// when it threw, or 128 + the signal that killed it.
 inline int in_child(auto&& child) {
@@ -50,10 +62,7 @@ inline int in_child(auto&& child) {
     }
     ::_exit(code);
   }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return reap(pid);
 }
 
 /// A name unique to this process and call, for files, queues and shared memory objects.
