@@ -305,15 +305,20 @@ bool is_mmap_option(const char* word) {
   return false;
 }
 
-// mmap ?-shared? ?-length bytes? ?-offset bytes? ?--? channelId
-int mmap_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
-  static const char usage[] = "?-shared? ?-length bytes? ?-offset bytes? ?--? channelId";
+constexpr const char mmap_usage[] = "?-shared? ?-length bytes? ?-offset bytes? ?--? channelId";
 
+// What `mmap ?options? channelId` asked for.
+struct mmap_request {
   bool shared = false;
   std::optional<std::uint64_t> length;
   std::uint64_t offset = 0;
-  // Options come first; the last word is always the channel, so an option whose value would
-  // take it leaves no channel: a usage error.
+  Tcl_Obj* source = nullptr;  // the channelId word
+};
+
+// Reads the options and the channel word; on a usage or value error, sets it and returns
+// TCL_ERROR. Options come first; the last word is always the channel, so an option whose
+// value would take it leaves no channel: a usage error.
+int parse_mmap_args(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[], mmap_request& out) {
   int i = 1;
   for (; i < objc - 1; ++i) {
     const char* word = Tcl_GetString(objv[i]);
@@ -328,11 +333,11 @@ int mmap_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
       break;
     }
     if (index == opt_shared) {
-      shared = true;
+      out.shared = true;
       continue;
     }
     if (i + 1 >= objc - 1) {
-      Tcl_WrongNumArgs(interp, 1, objv, usage);
+      Tcl_WrongNumArgs(interp, 1, objv, mmap_usage);
       return TCL_ERROR;
     }
     std::uint64_t value = 0;
@@ -341,19 +346,24 @@ int mmap_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
       return TCL_ERROR;
     }
     if (index == opt_length) {
-      length = value;
+      out.length = value;
     } else {
-      offset = value;
+      out.offset = value;
     }
   }
   // The last word must be a channel: an option there means the channel was left out.
   if (i != objc - 1 || is_mmap_option(Tcl_GetString(objv[i]))) {
-    Tcl_WrongNumArgs(interp, 1, objv, usage);
+    Tcl_WrongNumArgs(interp, 1, objv, mmap_usage);
     return TCL_ERROR;
   }
+  out.source = objv[i];
+  return TCL_OK;
+}
 
-  const char* source_name = Tcl_GetString(objv[i]);
-  int source_mode = 0;
+// The descriptor of channel `source_name` and its Tcl mode, once it is known to be a
+// readable file whose buffered output (if any) has reached the file; else the error is set
+// and TCL_ERROR returned.
+int source_descriptor(Tcl_Interp* interp, const char* source_name, int& fd, int& source_mode) {
   Tcl_Channel source = Tcl_GetChannel(interp, source_name, &source_mode);
   if (source == nullptr) return TCL_ERROR;
   source_mode = Tcl_GetChannelMode(source);
@@ -372,21 +382,24 @@ int mmap_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
     return mmipc::tcl::error(interp, message,
                              mmipc::tcl::error_code(mmipc::tcl::code_invalid, "channelId"));
   }
-  const int fd = static_cast<int>(reinterpret_cast<std::intptr_t>(handle));
+  fd = static_cast<int>(reinterpret_cast<std::intptr_t>(handle));
   // What the script wrote and Tcl still buffers belongs in the file before it is mapped.
   if ((source_mode & TCL_WRITABLE) != 0 && Tcl_Flush(source) != TCL_OK) {
     return mmipc::tcl::posix_error(interp, Tcl_GetErrno(),
                                    std::string("error flushing \"") + source_name + "\"");
   }
+  return TCL_OK;
+}
 
-  const bool writable = (source_mode & TCL_WRITABLE) != 0;
+// Maps the region of `fd` asked for into `chan` (mapping and cursor), read-write when the
+// source channel is writable; the core's refusals become Tcl errors.
+int map_region(Tcl_Interp* interp, const mmap_request& request, int fd, const char* source_name,
+               bool writable, mmap_channel& chan) {
   mmipc::map_options how;
-  how.shared = shared;
+  how.shared = request.shared;
   how.access = writable ? mmipc::access_mode::read_write : mmipc::access_mode::read_only;
-
-  auto chan = std::make_unique<mmap_channel>();
   try {
-    chan->region = mmipc::mapping::map(fd, offset, length, how, source_name);
+    chan.region = mmipc::mapping::map(fd, request.offset, request.length, how, source_name);
   } catch (const mmipc::os_error& e) {
     return mmipc::tcl::posix_error(interp, e.error_number(),
                                    std::string("couldn't map \"") + source_name + "\"");
@@ -395,9 +408,14 @@ int mmap_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
     return mmipc::tcl::error(interp, e.what(),
                              mmipc::tcl::error_code(mmipc::tcl::code_invalid, "region"));
   }
-  chan->cursor = mmipc::cursor(chan->region);
-  chan->mode = writable ? (TCL_READABLE | TCL_WRITABLE) : TCL_READABLE;
+  chan.cursor = mmipc::cursor(chan.region);
+  chan.mode = writable ? (TCL_READABLE | TCL_WRITABLE) : TCL_READABLE;
+  return TCL_OK;
+}
 
+// Makes `chan` a Tcl channel "mmapN" registered in `interp`, set as the result; the channel
+// owns it from here (close frees it).
+int create_channel(Tcl_Interp* interp, std::unique_ptr<mmap_channel> chan) {
   char name[32];
   std::snprintf(name, sizeof name, "mmap%u", channel_counter.fetch_add(1));
   chan->channel = Tcl_CreateChannel(&mmap_channel_type, name, chan.get(), chan->mode);
@@ -416,6 +434,20 @@ int mmap_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
   // when that standard channel was closed.
   Tcl_SetObjResult(interp, Tcl_NewStringObj(Tcl_GetChannelName(raw->channel), -1));
   return TCL_OK;
+}
+
+// mmap ?-shared? ?-length bytes? ?-offset bytes? ?--? channelId
+int mmap_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
+  mmap_request request;
+  if (parse_mmap_args(interp, objc, objv, request) != TCL_OK) return TCL_ERROR;
+  const char* source_name = Tcl_GetString(request.source);
+  int fd = -1;
+  int source_mode = 0;
+  if (source_descriptor(interp, source_name, fd, source_mode) != TCL_OK) return TCL_ERROR;
+  auto chan = std::make_unique<mmap_channel>();
+  const bool writable = (source_mode & TCL_WRITABLE) != 0;
+  if (map_region(interp, request, fd, source_name, writable, *chan) != TCL_OK) return TCL_ERROR;
+  return create_channel(interp, std::move(chan));
 }
 
 // mmap::sync channelId ?-async?
