@@ -4,8 +4,11 @@
 //   mmap::sync channelId ?-async?
 //   mmap::read channelId ?numBytes?                                   -> byte array
 //
-// The driver only converts: every rule of the channel (reads stop at the end, writes are
-// cyclic, seeks are bounded) is mmipc::cursor's, and the mapping itself is mmipc::mapping's.
+// Every rule of the channel (reads stop at the end, writes are cyclic, seeks are bounded) is
+// mmipc::cursor's, and the mapping itself is mmipc::mapping's. What this file adds is Tcl's:
+// the driver procedures over them, what a Tcl channel needs that a cursor does not know (the
+// end of file after a read that ran into lost pages, undoing the output end-of-file
+// character Tcl 8.6 writes at close, chan event readiness), and the commands.
 // Laid out like Tcl's unix/tclUnixChan.c: the driver procedures, then the channel type table,
 // then the commands and the package entry points.
 

@@ -277,11 +277,6 @@ inline int init_package(Tcl_Interp* interp, std::string_view package, std::strin
   });
 }
 
-/// A new Tcl integer for an unsigned 64-bit size or offset.
-inline Tcl_Obj* new_size_obj(std::uint64_t value) {
-  return Tcl_NewWideIntObj(static_cast<Tcl_WideInt>(value));
-}
-
 // ---- events --------------------------------------------------------------------------------
 
 /// Readiness of a channel over memory, which is always readable and writable: while Tcl
