@@ -19,8 +19,8 @@
 
 #include "cli.hpp"
 #include "groups.hpp"
-#include "json.hpp"
 #include "ipc_args.hpp"
+#include "json.hpp"
 #include "mmipc/message_queue.hpp"
 #include "mmipc/unique_fd.hpp"
 

@@ -18,8 +18,8 @@
 
 #include "cli.hpp"
 #include "groups.hpp"
-#include "json.hpp"
 #include "ipc_args.hpp"
+#include "json.hpp"
 #include "mmipc/semaphore.hpp"
 #include "mmipc/shared_memory.hpp"
 
