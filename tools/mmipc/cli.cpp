@@ -147,6 +147,31 @@ std::string ipc_name(std::string_view argument) {
   return "/" + std::string(argument);
 }
 
+void remove_all(const std::vector<std::string>& arguments,
+                const std::function<void(const std::string&)>& check,
+                const std::function<void(const std::string&)>& remove) {
+  std::vector<std::string> names;
+  for (const std::string& argument : arguments) {
+    std::string name = ipc_name(argument);
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  for (const std::string& name : names) {
+    try {
+      check(name);
+    } catch (...) {
+      throw failure_of_current_exception(name);
+    }
+  }
+  signals_held held;
+  for (const std::string& name : names) {
+    try {
+      remove(name);
+    } catch (...) {
+      throw failure_of_current_exception(name);
+    }
+  }
+}
+
 namespace {
 
 // Decimal digits to a value; false when empty, not all digits, or too large.
