@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mmipc/message_queue.hpp"
+#include "mmipc/shared_memory.hpp"
 
 namespace mmipc {
 namespace {
@@ -277,7 +278,7 @@ open_request parse_open_request(ipc_kind kind, std::span<const std::string_view>
     long long value = read_integer(syntax, args[i + 1]);
     i += 2;
     if (!mq) {
-      if (value < 0) fail(option, "shared memory size must be positive");
+      if (value < 0) fail(option, shm_size_error().what());
       request.size = static_cast<std::uint64_t>(value);
       continue;
     }

@@ -28,7 +28,6 @@
 namespace mmipc {
 namespace {
 
-constexpr const char* size_message = "shared memory size must be positive";
 constexpr std::string_view lock_suffix = ".lck";
 // Names of objects are at most 251 bytes after the "/" (so that the semaphore, "sem." + name,
 // fits NAME_MAX): the lock object's name always fits too.
@@ -428,7 +427,7 @@ shared_memory shared_memory::open(std::string_view name, int flags, mode_t permi
   s.fd = open_object(s.name, flags, permissions, s.created);
   std::uint64_t actual = 0;
   if (s.created) {
-    if (!size || *size == 0) throw std::invalid_argument(size_message);
+    if (!size || *size == 0) throw shm_size_error();
     if (retry_on_eintr([&] { return ::ftruncate(s.fd.get(), static_cast<off_t>(*size)); }) != 0) {
       throw_errno("ftruncate", name);
     }

@@ -183,10 +183,11 @@ int open_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
       return name_error_result(interp, kind, e, semaphore_detail);
     } catch (const mmipc::argument_error&) {
       throw;
+    } catch (const mmipc::shm_size_error& e) {
+      return mmipc::tcl::invalid_error(interp, "-size", e.what());  // creating without one
     } catch (const std::invalid_argument& e) {
-      // A size refused (creating without one), or an object that is not what its name says.
-      const bool size = std::string_view(e.what()) == "shared memory size must be positive";
-      return mmipc::tcl::invalid_error(interp, size ? "-size" : "sharedname", e.what());
+      // An object that is not what its name says (a lock object of another kind, ...).
+      return mmipc::tcl::invalid_error(interp, "sharedname", e.what());
     } catch (const mmipc::os_error& e) {
       // The original opened the semaphore first, with the object's name, flags and
       // permissions: a missing object (ENOENT), an existing one with EXCL (EEXIST) or one

@@ -77,6 +77,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -89,6 +90,14 @@ namespace mmipc {
 namespace detail {
 struct shm_state;
 }
+
+/// open() asked to create an object without a positive size; what() is posixipc 1.0's
+/// words, "shared memory size must be positive", which front ends also give for a negative
+/// size they refuse themselves.
+class shm_size_error : public std::invalid_argument {
+ public:
+  shm_size_error() : std::invalid_argument("shared memory size must be positive") {}
+};
 
 class shared_memory {
  public:
