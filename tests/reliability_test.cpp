@@ -50,27 +50,8 @@ using mmipc::testing::reap;
 using mmipc::testing::report_figure;
 using mmipc::testing::scaled;
 using mmipc::testing::shm_name;
+using mmipc::testing::spawn;
 using namespace std::chrono_literals;
-
-// Runs `body` (returning an exit code) in a forked child, watched by an alarm so that a hang
-// ends as a failure (death by SIGALRM) instead of hanging the run. Returns the child's pid.
-template <class Body>
-pid_t spawn(Body&& body) {
-  pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    ::alarm(600);
-    int code = 97;
-    try {
-      code = body();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child %d: %s\n", static_cast<int>(::getpid()), e.what());
-      code = 98;
-    }
-    _exit(code);
-  }
-  return pid;
-}
 
 // Memory shared with the children forked later.
 mapping shared_counters(std::size_t bytes) {
@@ -663,7 +644,7 @@ TEST(SignalTest, BlockingCallsSurviveSignalsAtAHighRate) {
     }
     int status = 0;
     pid_t done = ::waitpid(-1, &status, WNOHANG);
-    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    const int code = mmipc::testing::exit_code_of(status);
     if (done == sender) sender_status = code;
     if (done == receiver) receiver_status = code;
   }
