@@ -281,12 +281,20 @@ bool register_region(region* r, failure& f) noexcept {
   return false;
 }
 
-bool sync_region(const region* r, std::size_t offset, std::size_t length, int flags,
-                 failure& f) noexcept {
+/* msync()'s flags, decoded by the core; false for flags msync(2) refuses. */
+bool decode_sync_flags(IV flags, mmipc::posix_sync_request& out) noexcept {
   try {
-    r->map.sync(offset, length,
-                (flags & MS_ASYNC) ? mmipc::sync_mode::async : mmipc::sync_mode::sync,
-                (flags & MS_INVALIDATE) != 0);
+    out = mmipc::decode_posix_sync(flags);
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+bool sync_region(const region* r, std::size_t offset, std::size_t length,
+                 const mmipc::posix_sync_request& how, failure& f) noexcept {
+  try {
+    r->map.sync(offset, length, how.mode, how.invalidate);
     return true;
   } catch (const mmipc::os_error& e) {
     describe(f, e.error_number(), "msync failed! errno %d %s", e.error_number(),
@@ -1373,8 +1381,8 @@ msync(...)
         }
         fail(aTHX_ EINVAL, "msync: variable does not appear to be mmap'd");
       }
-      if ((flags & ~static_cast<IV>(MS_SYNC | MS_ASYNC | MS_INVALIDATE)) ||
-          ((flags & MS_SYNC) && (flags & MS_ASYNC))) {
+      mmipc::posix_sync_request how;
+      if (!decode_sync_flags(flags, how)) {
         fail(aTHX_ EINVAL, "msync failed! errno %d %s", EINVAL, std::strerror(EINVAL));
       }
       std::size_t offset = 0, length = r->size();
@@ -1383,7 +1391,7 @@ msync(...)
         length = SvCUR(var);
       }
       failure f;
-      if (!sync_region(r, offset, length, static_cast<int>(flags), f)) fail(aTHX_ f);
+      if (!sync_region(r, offset, length, how, f)) fail(aTHX_ f);
       RETVAL = newSViv(1);
     }
   OUTPUT:
