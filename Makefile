@@ -69,10 +69,13 @@ valgrind: build
 install: build
 	DESTDIR=$(DESTDIR) cmake --install build/default
 
+# clang-format alone (scripts/install-deps format), not the whole toolchain.
 format:
+	@scripts/install-deps format
 	clang-format -i $(SOURCES)
 
-format-check: deps
+format-check:
+	@scripts/install-deps format
 	@clang-format --dry-run -Werror $(SOURCES) && echo "format-check: $(words $(SOURCES)) files formatted"
 
 # QUICK=1: smaller sizes and fewer repetitions, under a minute.

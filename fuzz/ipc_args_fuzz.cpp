@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "mmipc/ipc_args.hpp"
+#include "ipc_args.hpp"
 
 namespace {
 

@@ -6,6 +6,7 @@
 #include "mmipc/error.hpp"
 #include "mmipc/guarded_copy.hpp"
 #include "mmipc/mapping.hpp"
+#include "seek.hpp"
 
 namespace mmipc {
 
@@ -47,24 +48,7 @@ std::size_t cursor::write(std::span<const std::byte> in) {
 }
 
 std::uint64_t cursor::seek(std::int64_t offset, whence origin) {
-  std::int64_t base = 0;
-  switch (origin) {
-    case whence::start:
-      base = 0;
-      break;
-    case whence::current:
-      base = static_cast<std::int64_t>(pos_);
-      break;
-    case whence::end:
-      base = static_cast<std::int64_t>(size_);
-      break;
-  }
-  std::int64_t target = 0;
-  if (__builtin_add_overflow(base, offset, &target) || target < 0 ||
-      static_cast<std::uint64_t>(target) > size_) {
-    throw_os_error(EINVAL, "seek");
-  }
-  pos_ = static_cast<std::size_t>(target);
+  pos_ = static_cast<std::size_t>(detail::bounded_seek(size_, pos_, offset, origin));
   return pos_;
 }
 

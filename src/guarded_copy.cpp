@@ -14,6 +14,7 @@
 #include "guarded_access.hpp"
 #include "lost_pages.hpp"
 #include "mmipc/error.hpp"
+#include "mmipc/mapping.hpp"
 
 namespace mmipc {
 namespace {
@@ -40,9 +41,8 @@ struct sigaction previous_action;
 std::atomic<bool> installed{false};
 std::once_flag install_once;
 
-std::uintptr_t page_size() {
-  static const std::uintptr_t size = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
-  return size;
+std::uintptr_t page_size() noexcept {
+  return static_cast<std::uintptr_t>(mapping::page_size());
 }
 
 bool recoverable(const siginfo_t* info) {

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "mmipc/mapping.hpp"
+
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23  // Linux 5.14; older C libraries lack the name
 #endif
@@ -34,7 +36,7 @@ bool prefault_buffer(void* data, std::size_t length) noexcept {
     ::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
   }
 #endif
-  if (!inner_pages(start, length, 4096, first, last)) return false;
+  if (!inner_pages(start, length, mapping::page_size(), first, last)) return false;
   return ::madvise(reinterpret_cast<void*>(first), last - first, MADV_POPULATE_WRITE) == 0;
 }
 

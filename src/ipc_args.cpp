@@ -1,4 +1,4 @@
-#include "mmipc/ipc_args.hpp"
+#include "ipc_args.hpp"
 
 #include <fcntl.h>
 
@@ -7,6 +7,9 @@
 #include <cstdlib>
 #include <string>
 #include <vector>
+
+#include "mmipc/message_queue.hpp"
+#include "mmipc/shared_memory.hpp"
 
 namespace mmipc {
 namespace {
@@ -68,6 +71,34 @@ long long read_integer(const argument_syntax& syntax, std::string_view text) {
 }
 
 }  // namespace
+
+unsigned check_priority_limit(long long value, std::string_view argument) {
+  constexpr auto limit = message_queue::priority_limit;
+  if (value >= limit) {
+    fail(argument, "invalid message priority " + std::to_string(value) + ": must be less than " +
+                       std::to_string(limit) + " (MQ_PRIO_MAX)");
+  }
+  return static_cast<unsigned>(value);
+}
+
+std::chrono::milliseconds parse_timeout_ms(long long ms) {
+  if (ms < 0) {
+    fail("-timeout", "negative values for -timeout are not allowed: got " + std::to_string(ms));
+  }
+  return std::chrono::milliseconds(ms);
+}
+
+std::string original_detail(const os_error& e) {
+  const std::string& op = e.op();
+  if (op == "mq_open" || op == "mq_unlink" || op == "shm_open" || op == "shm_unlink" ||
+      op == "sem_unlink") {
+    return e.name();  // "posixipc mq: /foobar: no such file or directory"
+  }
+  if (op == "sem_open") return "cannot open shared memory exclusive access semaphore";
+  if (op == "mq_timedsend") return "mq_send failed";
+  if (op == "mq_timedreceive") return "mq_receive failed";
+  return op + " failed";
+}
 
 bool is_access_word(std::string_view text) noexcept {
   return !text.empty() && text.front() >= 'a' && text.front() <= 'z';
@@ -219,38 +250,6 @@ mode_t parse_octal_permissions(std::string_view text) {
   return static_cast<mode_t>(value);
 }
 
-void validate_ipc_name(std::string_view name, ipc_kind kind) {
-  const bool queue = kind == ipc_kind::message_queue;
-  std::string what = queue                             ? "message queue"
-                     : kind == ipc_kind::shared_memory ? "shared memory"
-                                                       : "semaphore";
-  // The errno the system gives for each fault: mq_open's for a queue (measured on Linux 6),
-  // sem_open's EINVAL for the others (the semaphore is what posixipc opens first).
-  auto refuse = [&](const std::string& message, int queue_errno) {
-    throw invalid_name_error(message, name, queue ? queue_errno : EINVAL);
-  };
-  // Checked first: a NUL would cut the message short, so the name is not quoted then.
-  if (name.find('\0') != std::string_view::npos) {
-    refuse("invalid " + what + " name: contains a NUL character", EINVAL);
-  }
-  std::string prefix = "invalid " + what + " name " + quoted(name) + ": ";
-  if (name.empty() || name.front() != '/') {
-    refuse(prefix + "must start with \"/\" and contain no other \"/\"", EINVAL);
-  }
-  if (name.find('/', 1) != std::string_view::npos) {
-    refuse(prefix + "must start with \"/\" and contain no other \"/\"", EACCES);
-  }
-  std::string_view rest = name.substr(1);
-  if (rest.empty()) refuse(prefix + "needs a name after the \"/\"", ENOENT);
-  if (rest == "." || rest == "..") refuse(prefix + "needs a name after the \"/\"", EACCES);
-  // Queues live directly under NAME_MAX; shm objects and their semaphores ("sem." + name)
-  // share a tighter bound so an object and its semaphore always fit. The system counts bytes.
-  const std::size_t max = queue ? 255 : 251;
-  if (rest.size() > max) {
-    refuse(prefix + "longer than " + std::to_string(max) + " bytes after the \"/\"", ENAMETOOLONG);
-  }
-}
-
 open_request parse_open_request(ipc_kind kind, std::span<const std::string_view> args,
                                 const argument_syntax& syntax) {
   open_request request;
@@ -279,7 +278,7 @@ open_request parse_open_request(ipc_kind kind, std::span<const std::string_view>
     long long value = read_integer(syntax, args[i + 1]);
     i += 2;
     if (!mq) {
-      if (value < 0) fail(option, "shared memory size must be positive");
+      if (value < 0) fail(option, shm_size_error().what());
       request.size = static_cast<std::uint64_t>(value);
       continue;
     }
@@ -288,12 +287,8 @@ open_request parse_open_request(ipc_kind kind, std::span<const std::string_view>
         fail(option, "negative values for option, " + quoted(option) + ", are not allowed: got " +
                          std::to_string(value));
       }
-      // mq_send refuses priorities from MQ_PRIO_MAX (32768) up; say so now, not at each send.
-      if (value >= 32768) {
-        fail(option, "invalid message priority " + std::to_string(value) +
-                         ": must be less than 32768 (MQ_PRIO_MAX)");
-      }
-      request.priority = static_cast<unsigned>(value);
+      // mq_send refuses priorities from MQ_PRIO_MAX up; say so now, not at each send.
+      request.priority = check_priority_limit(value, option);
     } else if (value > LONG_MAX || value < LONG_MIN) {
       fail(option, "integer value too large to represent: " + quoted(args[i - 1]));
     } else if (option == "-maxmsg") {

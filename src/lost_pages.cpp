@@ -17,6 +17,7 @@
 #include <string>
 
 #include "mmipc/guarded_copy.hpp"
+#include "mmipc/mapping.hpp"
 #include "mmipc/unique_fd.hpp"
 
 namespace mmipc::detail {
@@ -127,7 +128,7 @@ page_loss explain_lost_page(const void* address, int si_code) noexcept {
   // A hardware memory error or an object error says itself what it is.
   if (si_code != BUS_ADRERR) return page_loss::io_error;
   try {
-    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto page = static_cast<std::uintptr_t>(mapping::page_size());
     const auto at = reinterpret_cast<std::uintptr_t>(address);
     const auto entry = mapping_at(at);
     if (!entry || entry->inode == 0) return fallback(si_code);

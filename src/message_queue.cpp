@@ -12,7 +12,7 @@
 #include <utility>
 
 #include "deadline.hpp"
-#include "mmipc/ipc_args.hpp"
+#include "mmipc/ipc_name.hpp"
 #include "retry.hpp"
 
 namespace mmipc {
@@ -66,15 +66,10 @@ mq_limits mq_limits::current() {
 
 mq_capacity mq_limits::capacity(std::optional<long> max_messages,
                                 std::optional<long> message_size) const noexcept {
-  return {max_messages.value_or(msg_default > 0 ? msg_default : 10),
-          message_size.value_or(msgsize_default > 0 ? msgsize_default : 8192)};
+  const mq_capacity fallback;  // the kernel's defaults, when /proc cannot be read
+  return {max_messages.value_or(msg_default > 0 ? msg_default : fallback.max_messages),
+          message_size.value_or(msgsize_default > 0 ? msgsize_default : fallback.message_size)};
 }
-
-mq_limit_error::mq_limit_error(int err, std::string_view op, std::string_view name,
-                               std::string explanation)
-    : os_error(err, op, name),
-      explanation_(std::move(explanation)),
-      what_(std::string(os_error::what()) + " (" + explanation_ + ")") {}
 
 std::string explain_mq_limit(int err, const mq_capacity& capacity, const mq_limits& limits) {
   const std::string want = std::to_string(capacity.max_messages) + " messages of " +

@@ -53,4 +53,15 @@ posix_map_request decode_posix_map(long long prot, long long flags) {
   return request;
 }
 
+posix_sync_request decode_posix_sync(long long flags) {
+  if ((flags & ~static_cast<long long>(MS_SYNC | MS_ASYNC | MS_INVALIDATE)) != 0 ||
+      ((flags & MS_SYNC) && (flags & MS_ASYNC))) {
+    throw std::invalid_argument("invalid msync flags " + std::to_string(flags));
+  }
+  posix_sync_request request;
+  request.mode = (flags & MS_ASYNC) ? sync_mode::async : sync_mode::sync;
+  request.invalidate = (flags & MS_INVALIDATE) != 0;
+  return request;
+}
+
 }  // namespace mmipc

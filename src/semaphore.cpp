@@ -9,7 +9,7 @@
 
 #include "deadline.hpp"
 #include "mmipc/error.hpp"
-#include "mmipc/ipc_args.hpp"
+#include "mmipc/ipc_name.hpp"
 #include "retry.hpp"
 
 namespace mmipc {

@@ -17,17 +17,17 @@
 
 #include "mmipc/error.hpp"
 #include "mmipc/guarded_copy.hpp"
-#include "mmipc/ipc_args.hpp"
+#include "mmipc/ipc_name.hpp"
 #include "mmipc/mapping.hpp"
 #include "mmipc/robust_mutex.hpp"
 #include "mmipc/semaphore.hpp"
 #include "mmipc/unique_fd.hpp"
 #include "retry.hpp"
+#include "seek.hpp"
 
 namespace mmipc {
 namespace {
 
-constexpr const char* size_message = "shared memory size must be positive";
 constexpr std::string_view lock_suffix = ".lck";
 // Names of objects are at most 251 bytes after the "/" (so that the semaphore, "sem." + name,
 // fits NAME_MAX): the lock object's name always fits too.
@@ -333,6 +333,11 @@ unique_fd open_object(const std::string& name, int flags, mode_t permissions, bo
     if (fd >= 0) return unique_fd(fd);
     // Removed between the two calls (by a program that does not take the flock): again.
     if (errno == ENOENT && (flags & O_CREAT)) continue;
+    if (errno == EACCES && (flags & O_ACCMODE) == O_WRONLY) {
+      throw explained_error(
+          EACCES, "shm_open", name,
+          "write-only access needs read permission too: Linux cannot map memory write-only");
+    }
     throw_errno("shm_open", name);
   }
 }
@@ -422,7 +427,7 @@ shared_memory shared_memory::open(std::string_view name, int flags, mode_t permi
   s.fd = open_object(s.name, flags, permissions, s.created);
   std::uint64_t actual = 0;
   if (s.created) {
-    if (!size || *size == 0) throw std::invalid_argument(size_message);
+    if (!size || *size == 0) throw shm_size_error();
     if (retry_on_eintr([&] { return ::ftruncate(s.fd.get(), static_cast<off_t>(*size)); }) != 0) {
       throw_errno("ftruncate", name);
     }
@@ -505,15 +510,7 @@ std::size_t shared_memory::write(std::span<const std::byte> in) {
 
 std::uint64_t shared_memory::seek(std::int64_t offset, whence origin) {
   shm_state& s = state("seek");
-  const auto size = static_cast<std::int64_t>(s.map.size());
-  const std::int64_t base = origin == whence::start     ? 0
-                            : origin == whence::current ? static_cast<std::int64_t>(s.pos)
-                                                        : size;
-  // Compare without overflow: the target must lie in [0, size()].
-  if ((offset < 0 && -(offset + 1) >= base) || (offset > 0 && offset > size - base)) {
-    throw_os_error(EINVAL, "seek", s.name);
-  }
-  s.pos = static_cast<std::uint64_t>(base + offset);
+  s.pos = detail::bounded_seek(s.map.size(), s.pos, offset, origin, s.name);
   return s.pos;
 }
 

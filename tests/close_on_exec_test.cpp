@@ -36,9 +36,7 @@ std::string open_in_execed_child(const std::vector<int>& fds) {
   char buffer[256];
   for (ssize_t n; (n = ::read(out[0], buffer, sizeof buffer)) > 0;) seen.append(buffer, n);
   ::close(out[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error("sh failed");
+  if (mmipc::testing::reap(pid) != 0) throw std::runtime_error("sh failed");
   return seen;
 }
 

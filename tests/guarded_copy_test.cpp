@@ -194,11 +194,10 @@ TEST(GuardedCopyTest, SurvivesAFileShrinkingAndGrowingDuringCopies) {
       }
     });
   }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  const int status = mmipc::testing::reap(pid);
   done = true;
   for (auto& reader : readers) reader.join();
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_EQ(status, 0);
   EXPECT_EQ(bad.load(), 0);
   mmipc::testing::report_figure("truncate/regrow cycles", cycles);
   mmipc::testing::report_figure("SIGBUS faults survived during them", faults.load());

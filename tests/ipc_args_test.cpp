@@ -1,12 +1,20 @@
-#include "mmipc/ipc_args.hpp"
+#include "ipc_args.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <chrono>
+#include <climits>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "mmipc/message_queue.hpp"
+#include "mmipc/semaphore.hpp"
+#include "mmipc/shared_memory.hpp"
+#include "test_util.hpp"
 
 namespace {
 
@@ -333,6 +341,56 @@ TEST(IpcArgsTest, DoubleDashAllowsNoOptions) {
   auto r = parse(ipc_kind::message_queue, {"--", "/q", "r+"});
   EXPECT_EQ(r.name, "/q");
   EXPECT_EQ(r.access.flags, O_RDWR);
+}
+
+}  // namespace
+
+namespace {
+
+// posixipc 1.0's words for each failing call, from the core's real failures: a renamed
+// operation in the core shows up here, not in what users see.
+std::string detail_of(auto&& call) {
+  try {
+    call();
+  } catch (const mmipc::os_error& e) {
+    return mmipc::original_detail(e);
+  }
+  return "(no error)";
+}
+
+TEST(IpcArgsTest, OriginalDetailNamesEachFailingCallAsPosixipcDid) {
+  const mmipc::testing::queue_name q;
+  const mmipc::testing::shm_name s;
+  EXPECT_EQ(detail_of([&] { mmipc::message_queue::open(q.name, O_RDONLY); }), q.name);
+  EXPECT_EQ(detail_of([&] { mmipc::message_queue::unlink(q.name); }), q.name);
+  EXPECT_EQ(detail_of([&] { mmipc::shared_memory::unlink(s.name); }), s.name);
+  EXPECT_EQ(detail_of([&] { mmipc::named_semaphore::open(s.name, 0); }),
+            "cannot open shared memory exclusive access semaphore");
+  // A full (then empty) non-blocking queue fails a timed send (receive) at once with EAGAIN.
+  auto queue = mmipc::message_queue::open(q.name, O_RDWR | O_CREAT | O_NONBLOCK, 0600,
+                                          mmipc::mq_capacity{1, 16});
+  const auto byte = std::as_bytes(std::span("x", 1));
+  queue.send(byte, 0);
+  EXPECT_EQ(detail_of([&] { queue.send(byte, 0); }), "mq_send failed");
+  EXPECT_EQ(detail_of([&] { queue.send(byte, 0, std::chrono::seconds(1)); }), "mq_send failed");
+  std::byte buffer[16];
+  queue.receive(buffer, nullptr);
+  EXPECT_EQ(detail_of([&] { queue.receive(buffer, nullptr, std::chrono::seconds(1)); }),
+            "mq_receive failed");
+  EXPECT_EQ(detail_of([&] { queue.receive(buffer, nullptr); }), "mq_receive failed");
+}
+
+TEST(IpcArgsTest, TimeoutIsMillisecondsNeverNegativeAnyLength) {
+  EXPECT_EQ(mmipc::parse_timeout_ms(0), std::chrono::milliseconds(0));
+  EXPECT_EQ(mmipc::parse_timeout_ms(250), std::chrono::milliseconds(250));
+  EXPECT_EQ(mmipc::to_timeout(mmipc::parse_timeout_ms(LLONG_MAX)), mmipc::forever);
+  EXPECT_EQ(error_of([] { mmipc::parse_timeout_ms(-5); }),
+            "negative values for -timeout are not allowed: got -5");
+  try {
+    mmipc::parse_timeout_ms(-1);
+  } catch (const mmipc::argument_error& e) {
+    EXPECT_EQ(e.argument(), "-timeout");
+  }
 }
 
 }  // namespace

@@ -197,15 +197,11 @@ TEST(MappingTest, RefusesFifos) {
 
 // Forks a child that writes `value` into m.data()[0] and exits; returns when it is done.
 void write_in_child(const mapping& m, char value) {
-  pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    m.data()[0] = static_cast<std::byte>(value);
-    _exit(0);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_EQ(mmipc::testing::in_child([&] {
+              m.data()[0] = static_cast<std::byte>(value);
+              return 0;
+            }),
+            0);
 }
 
 TEST(MappingTest, SharedDevZeroIsSharedWithChildren) {

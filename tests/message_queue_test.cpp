@@ -203,30 +203,18 @@ TEST(MessageQueueTest, MessagesCrossProcesses) {
   auto requests = message_queue::open(q, O_RDWR | O_CREAT, 0600, small);
   queue_name r;
   auto replies = message_queue::open(r, O_RDWR | O_CREAT, 0600, small);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    // The child opens the queues by name, as an unrelated process would.
-    int code = 0;
-    try {
-      auto in = message_queue::open(q.name, O_RDONLY);
-      auto out = message_queue::open(r.name, O_WRONLY);
-      for (int i = 0; i < 20; ++i) {
-        std::string msg = in.receive_string();
-        std::string reply = "echo:" + msg;
-        out.send(bytes_of(reply), 0);
-      }
-    } catch (...) {
-      code = 1;
-    }
-    ::_exit(code);
-  }
+  // The child opens the queues by name, as an unrelated process would.
+  const pid_t pid = mmipc::testing::spawn([&] {
+    auto in = message_queue::open(q.name, O_RDONLY);
+    auto out = message_queue::open(r.name, O_WRONLY);
+    for (int i = 0; i < 20; ++i) out.send(bytes_of("echo:" + in.receive_string()), 0);
+    return 0;
+  });
   for (int i = 0; i < 20; ++i) {
     requests.send(bytes_of(std::to_string(i)));
     EXPECT_EQ(replies.receive_string(), "echo:" + std::to_string(i));
   }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(mmipc::testing::reap(pid), 0);
 }
 
 TEST(MessageQueueTest, OversizedQueueExplainsTheLimit) {

@@ -49,4 +49,17 @@ TEST(PosixMapTest, RefusesWhatMmapWouldRefuse) {
   EXPECT_THROW(decode_posix_map(PROT_READ, -1), std::invalid_argument);
 }
 
+TEST(PosixMapTest, SyncFlagsBecomeSyncArguments) {
+  using mmipc::decode_posix_sync;
+  using mmipc::sync_mode;
+  EXPECT_EQ(decode_posix_sync(MS_SYNC).mode, sync_mode::sync);
+  EXPECT_EQ(decode_posix_sync(0).mode, sync_mode::sync);
+  EXPECT_EQ(decode_posix_sync(MS_ASYNC).mode, sync_mode::async);
+  EXPECT_FALSE(decode_posix_sync(MS_ASYNC).invalidate);
+  EXPECT_TRUE(decode_posix_sync(MS_SYNC | MS_INVALIDATE).invalidate);
+  EXPECT_THROW(decode_posix_sync(MS_SYNC | MS_ASYNC), std::invalid_argument);
+  EXPECT_THROW(decode_posix_sync(0x100), std::invalid_argument);
+  EXPECT_THROW(decode_posix_sync(-1), std::invalid_argument);
+}
+
 }  // namespace

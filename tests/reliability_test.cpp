@@ -46,38 +46,12 @@ using mmipc::mapping;
 using mmipc::message_queue;
 using mmipc::shared_memory;
 using mmipc::testing::queue_name;
+using mmipc::testing::reap;
 using mmipc::testing::report_figure;
 using mmipc::testing::scaled;
 using mmipc::testing::shm_name;
+using mmipc::testing::spawn;
 using namespace std::chrono_literals;
-
-// Runs `body` (returning an exit code) in a forked child, watched by an alarm so that a hang
-// ends as a failure (death by SIGALRM) instead of hanging the run. Returns the child's pid.
-template <class Body>
-pid_t spawn(Body&& body) {
-  pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    ::alarm(600);
-    int code = 97;
-    try {
-      code = body();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child %d: %s\n", static_cast<int>(::getpid()), e.what());
-      code = 98;
-    }
-    _exit(code);
-  }
-  return pid;
-}
-
-// The exit code of `pid`, or 128 + the signal that killed it.
-int wait_for(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 // Memory shared with the children forked later.
 mapping shared_counters(std::size_t bytes) {
@@ -144,10 +118,10 @@ TEST(MessageQueueLoadTest, FourProducersFourConsumersLoseAndDuplicateNothing) {
       return 0;
     }));
   }
-  for (pid_t pid : producer_pids) EXPECT_EQ(wait_for(pid), 0);
+  for (pid_t pid : producer_pids) EXPECT_EQ(reap(pid), 0);
   // Every message is in the queue or taken: end markers at the lowest priority come last.
   for (int c = 0; c < consumers; ++c) queue.send({}, 0);
-  for (pid_t pid : consumer_pids) EXPECT_EQ(wait_for(pid), 0);
+  for (pid_t pid : consumer_pids) EXPECT_EQ(reap(pid), 0);
 
   std::size_t lost = 0;
   std::size_t duplicated = 0;
@@ -206,7 +180,7 @@ TEST(SharedMemoryLoadTest, EightProcessesNeverSeeATornBlock) {
       return 0;
     }));
   }
-  for (pid_t pid : pids) EXPECT_EQ(wait_for(pid), 0);
+  for (pid_t pid : pids) EXPECT_EQ(reap(pid), 0);
   EXPECT_EQ(*torn, 0u);
   EXPECT_EQ(*checked, static_cast<std::uint64_t>(processes * (rounds / 2)));
   report_figure("whole shared memory blocks read back and checked by 8 processes", *checked);
@@ -274,7 +248,7 @@ TEST(SharedMemoryRaceTest, OpensRacingWithDifferentSizesAgreeOnOneObject) {
     while (__atomic_load_n(&r->ready, __ATOMIC_ACQUIRE) < 2) ::sched_yield();
     __atomic_store_n(&r->go, 1, __ATOMIC_RELEASE);
     for (pid_t pid : pids) {
-      if (wait_for(pid) != 0) ++failed;
+      if (reap(pid) != 0) ++failed;
     }
     if (r->size[0] != r->size[1]) ++sizes_differ;
     if (r->created[0] + r->created[1] != 1) ++creators_wrong;
@@ -340,7 +314,7 @@ TEST(KillTest, SharedMemoryUsersKilledAtRandomMomentsNeverStopTheOthers) {
     while (__atomic_load_n(victim_ops, __ATOMIC_ACQUIRE) == victim_before) ::usleep(50);
     ::usleep(std::uniform_int_distribution<useconds_t>(0, 500)(rng));
     ::kill(victim, SIGKILL);
-    ASSERT_EQ(wait_for(victim), 128 + SIGKILL);
+    ASSERT_EQ(reap(victim), 128 + SIGKILL);
     if (mmipc::testing::semaphore_value(n.name) == 0) ++killed_holding;
     // This process too gets through, whatever state the victim died in.
     const std::uint64_t before = __atomic_load_n(survivor_ops, __ATOMIC_ACQUIRE);
@@ -350,7 +324,7 @@ TEST(KillTest, SharedMemoryUsersKilledAtRandomMomentsNeverStopTheOthers) {
     while (__atomic_load_n(survivor_ops, __ATOMIC_ACQUIRE) < before + 2) ::usleep(100);
   }
   __atomic_store_n(stop, 1, __ATOMIC_RELEASE);
-  EXPECT_EQ(wait_for(survivor), 0);
+  EXPECT_EQ(reap(survivor), 0);
   EXPECT_EQ(*damaged, 0u);
   report_figure("shm users killed with SIGKILL at random moments", kills);
   report_figure("... of them while holding the exclusion semaphore", killed_holding);
@@ -416,7 +390,7 @@ TEST(KillTest, LockHoldersKilledAtRandomAreRepairedByTheNextLockerAtOnce) {
     while (__atomic_load_n(victim_ops, __ATOMIC_ACQUIRE) == before) ::usleep(50);
     ::usleep(std::uniform_int_distribution<useconds_t>(0, 300)(rng));
     ::kill(victim, SIGKILL);
-    ASSERT_EQ(wait_for(victim), 128 + SIGKILL);
+    ASSERT_EQ(reap(victim), 128 + SIGKILL);
     if (__atomic_exchange_n(holding, 0, __ATOMIC_ACQ_REL) == 1) ++killed_holding;
     // Everyone gets on: this process, and both hammerers.
     shm.write_at(0, mmipc::testing::bytes_of("parent"));
@@ -426,7 +400,7 @@ TEST(KillTest, LockHoldersKilledAtRandomAreRepairedByTheNextLockerAtOnce) {
     }
   }
   __atomic_store_n(stop, 1, __ATOMIC_RELEASE);
-  for (pid_t pid : hammerers) EXPECT_EQ(wait_for(pid), 0);
+  for (pid_t pid : hammerers) EXPECT_EQ(reap(pid), 0);
   const std::uint64_t deaths = shm.owner_deaths();
   const std::uint64_t takeovers = shm.semaphore_takeovers();
   EXPECT_EQ(*damaged, 0u);
@@ -509,12 +483,12 @@ TEST(KillTest, QueueConsumersKilledAtRandomMomentsLoseNothingForTheOthers) {
     }
     ::usleep(std::uniform_int_distribution<useconds_t>(0, 1000)(rng));
     ::kill(victim, SIGKILL);
-    EXPECT_EQ(wait_for(victim), 128 + SIGKILL);
+    EXPECT_EQ(reap(victim), 128 + SIGKILL);
     ++kills;
   }
   EXPECT_EQ(producer_status, 0);
   queue.send({}, 0);  // the end marker, behind every numbered message (priority 1)
-  EXPECT_EQ(wait_for(survivor), 0);
+  EXPECT_EQ(reap(survivor), 0);
 
   std::size_t unrecorded = 0;
   std::size_t duplicated = 0;
@@ -670,7 +644,7 @@ TEST(SignalTest, BlockingCallsSurviveSignalsAtAHighRate) {
     }
     int status = 0;
     pid_t done = ::waitpid(-1, &status, WNOHANG);
-    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    const int code = mmipc::testing::exit_code_of(status);
     if (done == sender) sender_status = code;
     if (done == receiver) receiver_status = code;
   }

@@ -40,6 +40,7 @@ using mmipc::ring_log;
 using mmipc::ring_log_error;
 using mmipc::testing::log_path;
 using mmipc::testing::read_as_documented;
+using mmipc::testing::reap;
 using namespace std::chrono_literals;
 
 namespace lf = mmipc::detail::log_format;
@@ -879,14 +880,6 @@ pid_t append_later(const std::filesystem::path& path, std::chrono::milliseconds 
     ::_exit(1);
   }
   ::_exit(0);
-}
-
-int reap(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return -1;
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 TEST(RingLogTest, AFollowerWakesWhenAnotherProcessAppends) {

@@ -24,6 +24,7 @@ using mmipc::lock_status;
 using mmipc::robust_mutex;
 using mmipc::testing::errno_of;
 using mmipc::testing::in_child;
+using mmipc::testing::reap;
 using namespace std::chrono_literals;
 
 // A robust_mutex and a counter in anonymous shared memory, inherited by forked children.
@@ -49,15 +50,6 @@ class shared_region {
  private:
   shared_state* state_;
 };
-
-// Waits for the child and returns its exit status, or 128 + the signal that ended it.
-int reap(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return -1;
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 TEST(RobustMutexTest, LocksAndUnlocks) {
   shared_region s;

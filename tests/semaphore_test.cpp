@@ -87,10 +87,9 @@ TEST(NamedSemaphoreTest, WaitsSurviveSignals) {
   }
   EXPECT_NO_THROW(sem.wait());
   EXPECT_TRUE(sem.wait_for(60s));
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  const int status = mmipc::testing::reap(pid);
   ::sigaction(SIGUSR1, &old, nullptr);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(status, 0);
 }
 
 // A moved-from or default-constructed handle refuses every operation with os_error(EBADF),

@@ -27,6 +27,7 @@ using mmipc::shared_memory;
 using mmipc::whence;
 using mmipc::testing::bytes_of;
 using mmipc::testing::errno_of;
+using mmipc::testing::reap;
 using mmipc::testing::semaphore_exists;
 using mmipc::testing::semaphore_value;
 using mmipc::testing::shm_exists;
@@ -46,12 +47,6 @@ std::string message_of(auto&& call) {
     return e.what();
   }
   return "(no error)";
-}
-
-int wait_status(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 // A pipe for "I got this far" from a child or a thread.
@@ -353,7 +348,7 @@ TEST(SharedMemoryTest, LockExcludesOtherProcesses) {
     if (std::any_of(seen.begin(), seen.end(), [&](char c) { return c != first; })) ++torn;
   }
   *stop_flag = 1;
-  for (pid_t pid : writers) EXPECT_EQ(wait_status(pid), 0);
+  for (pid_t pid : writers) EXPECT_EQ(reap(pid), 0);
   EXPECT_EQ(torn, 0);
   EXPECT_GE(letters.size(), 2u);  // the writers really ran while we read
   EXPECT_EQ(semaphore_value(n.name), 1);
@@ -385,7 +380,7 @@ TEST(SharedMemoryTest, LiveHolderIsWaitedForNotRobbed) {
   std::byte seen{};
   shm.read_at(0, std::span(&seen, 1));
   EXPECT_EQ(seen, std::byte{'B'});
-  EXPECT_EQ(wait_status(pid), 0);
+  EXPECT_EQ(reap(pid), 0);
   ::close(ready[0]);
   ::close(ready[1]);
 }
@@ -415,7 +410,7 @@ void kill_holder(const std::string& name, bool semaphore_only) {
   char c;
   ASSERT_EQ(::read(ready[0], &c, 1), 1);
   ::kill(pid, SIGKILL);
-  EXPECT_EQ(wait_status(pid), 128 + SIGKILL);
+  EXPECT_EQ(reap(pid), 128 + SIGKILL);
   ::close(ready[0]);
   ::close(ready[1]);
 }
@@ -477,7 +472,7 @@ TEST(SharedMemoryTest, ALatePostOfAHolderTakenOverFromDoesNotLetTwoIn) {
     EXPECT_EQ(semaphore_value(n.name), 1);
   }
   EXPECT_EQ(semaphore_value(n.name), 1);
-  EXPECT_EQ(wait_status(pid), 0);
+  EXPECT_EQ(reap(pid), 0);
 }
 
 TEST(SharedMemoryTest, PagesLostToAnotherProcessAreReportedWithTheObjectsName) {
@@ -550,7 +545,7 @@ TEST(SharedMemoryTest, AForkedChildWaitsForItsParentsLock) {
   EXPECT_EQ(first_bytes(guard, 6), "parent");
   EXPECT_EQ(semaphore_value(n.name), 0);
   guard.release();
-  EXPECT_EQ(wait_status(pid), 0);
+  EXPECT_EQ(reap(pid), 0);
   auto after = shm.lock();
   EXPECT_EQ(first_bytes(after, 6), "child!");
 }
@@ -590,7 +585,7 @@ TEST(SharedMemoryTest, AStoppedForkedWriterIsWaitedForNotRobbed) {
   waker.join();
   EXPECT_TRUE(after_continue);
   EXPECT_EQ(seen, std::string(block, 'w'));
-  EXPECT_EQ(wait_status(pid), 0);
+  EXPECT_EQ(reap(pid), 0);
   EXPECT_EQ(shm.owner_deaths(), 0u);
 }
 
@@ -614,7 +609,7 @@ TEST(SharedMemoryTest, AForkedWriterKilledMidWriteIsReportedToTheNextLocker) {
   }
   ASSERT_TRUE(half_written.heard());
   ::kill(pid, SIGKILL);
-  EXPECT_EQ(wait_status(pid), 128 + SIGKILL);
+  EXPECT_EQ(reap(pid), 128 + SIGKILL);
   {
     auto guard = shm.lock();
     EXPECT_TRUE(guard.owner_died());

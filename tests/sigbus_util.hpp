@@ -19,10 +19,7 @@ inline void truncate_from_other_process(const std::filesystem::path& path, off_t
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) _exit(::truncate(path.c_str(), size) == 0 ? 0 : 1);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  if (reap(pid) != 0) {
     throw std::runtime_error("truncate " + path.native() + " failed in the child");
   }
 }

@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <span>
@@ -36,24 +38,48 @@ inline int errno_of(auto&& call) {
   return 0;
 }
 
-/// Runs `child` (returning an exit code) in a forked process and returns its exit status, 99
-/// when it threw, or 128 + the signal that killed it.
-inline int in_child(auto&& child) {
+/// The exit code in a wait status, or 128 + the signal that ended the process.
+inline int exit_code_of(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/// Waits for child `pid` (resuming after EINTR) and returns exit_code_of() its status; -1
+/// when waitpid fails otherwise (never loops on such a failure). The one wait for a child
+/// in the tests.
+inline int reap(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  return exit_code_of(status);
+}
+
+/// Runs `body` (returning an exit code) in a forked child and returns its pid at once. The
+/// child exits with body's code, 98 when it threw a std::exception (printed on stderr), 99
+/// when it threw anything else; an alarm ends a child that hangs (SIGALRM, after 10 minutes)
+/// so that it fails instead of hanging the run.
+template <class Body>
+pid_t spawn(Body&& body) {
   pid_t pid = ::fork();
-  if (pid < 0) return -1;
+  if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
-    int code = 1;
+    ::alarm(600);
+    int code = 99;
     try {
-      code = child();
+      code = body();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "child %d: %s\n", static_cast<int>(::getpid()), e.what());
+      code = 98;
     } catch (...) {
-      code = 99;
     }
     ::_exit(code);
   }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return pid;
+}
+
+/// Runs `body` in a forked child (spawn) and waits for it: its exit code (reap).
+inline int in_child(auto&& body) {
+  return reap(spawn(body));
 }
 
 /// A name unique to this process and call, for files, queues and shared memory objects.

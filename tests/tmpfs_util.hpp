@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "test_util.hpp"
+
 namespace mmipc::testing {
 
 /// What a run on a small tmpfs found.
@@ -75,11 +77,9 @@ inline tmpfs_outcome on_small_tmpfs(const std::vector<std::string>& targets, std
     text.append(buffer, static_cast<std::size_t>(n));
   }
   ::close(channel[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 77) return {true, text};
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {false, ""};
+  const int status = reap(pid);
+  if (status == 77) return {true, text};
+  if (status == 0) return {false, ""};
   if (text.empty()) text = "the child ended with status " + std::to_string(status);
   return {false, text};
 }

@@ -281,12 +281,20 @@ bool register_region(region* r, failure& f) noexcept {
   return false;
 }
 
-bool sync_region(const region* r, std::size_t offset, std::size_t length, int flags,
-                 failure& f) noexcept {
+/* msync()'s flags, decoded by the core; false for flags msync(2) refuses. */
+bool decode_sync_flags(IV flags, mmipc::posix_sync_request& out) noexcept {
   try {
-    r->map.sync(offset, length,
-                (flags & MS_ASYNC) ? mmipc::sync_mode::async : mmipc::sync_mode::sync,
-                (flags & MS_INVALIDATE) != 0);
+    out = mmipc::decode_posix_sync(flags);
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+bool sync_region(const region* r, std::size_t offset, std::size_t length,
+                 const mmipc::posix_sync_request& how, failure& f) noexcept {
+  try {
+    r->map.sync(offset, length, how.mode, how.invalidate);
     return true;
   } catch (const mmipc::os_error& e) {
     describe(f, e.error_number(), "msync failed! errno %d %s", e.error_number(),
@@ -307,9 +315,7 @@ bool guarded(char* dst, const char* src, std::size_t n, bool to_region, failure&
     return true;
   } catch (const mmipc::lost_pages_error& e) {
     describe(f, e.error_number(), "Sys::Mmap: cannot %s the mapped region: %s (%s) ",
-             to_region ? "write to" : "read",
-             e.explanation(), /* the core's words: shrank, no space, I/O error */
-             std::strerror(e.error_number()));
+             to_region ? "write to" : "read", e.explanation(), std::strerror(e.error_number()));
   } catch (const std::exception& e) {
     describe(f, EIO, "Sys::Mmap: cannot %s the mapped region: %s ", to_region ? "write to" : "read",
              e.what());
@@ -724,104 +730,149 @@ bool on_stack(SV* sv, SV** first, SV** last) {
   return false;
 }
 
+/* The targets of each kind of op that may edit a new() variable (find_targets dispatches):
+ * `sp` and `base` are Perl's stack pointer and base as the op is about to run. */
+
+/* $var = value, or an lvalue (substr, vec) = value. */
+void assign_targets(op_targets& t, const OP* op, SV** sp) {
+  const bool backwards = op->op_private & OPpASSIGN_BACKWARDS;
+  SV* dest = backwards ? sp[-1] : sp[0];
+  SV* value = backwards ? sp[0] : sp[-1];
+  bool through_lvalue = false;
+  SV* var = variable_behind(dest, &through_lvalue);
+  if (var == value || !guarded_magic(var)) return;
+  if (through_lvalue) {
+    if (LvTYPE(dest) == 'v' || same_length_substr(dest, value, var)) return;
+    note(t, dest, action::copy);
+  } else {
+    note(t, dest, action::drop);
+  }
+}
+
+/* (list) = (list): a variable also on the right is copied, else dropped. */
+void list_assign_targets(pTHX_ op_targets& t, SV** sp, SV** base) {
+  SV** first_right = base + PL_markstack_ptr[-1] + 1;
+  SV** last_right = base + PL_markstack_ptr[0];
+  for (SV** p = last_right + 1; p <= sp; ++p) {
+    if (*p && guarded_magic(*p)) {
+      note(t, *p, on_stack(*p, first_right, last_right) ? action::copy : action::drop);
+    } else if (*p && SvTYPE(*p) == SVt_PVLV) {
+      note(t, *p, action::copy);
+    }
+  }
+}
+
+/* s///, unless /r. */
+void subst_targets(pTHX_ op_targets& t, const OP* op, SV** sp) {
+  const U32 pmflags = cPMOPx(op)->op_pmflags;
+  if (pmflags & PMf_NONDESTRUCT) return;
+  /* A constant replacement lies on top of the target (pp_subst pops it first). */
+  SV** stacked = (pmflags & PMf_CONST) ? sp - 1 : sp;
+  note(t,
+       (op->op_flags & OPf_STACKED) ? *stacked
+       : op->op_targ                ? PAD_SV(op->op_targ)
+                                    : DEFSV,
+       action::copy);
+}
+
+/* tr///, unless it changes nothing or translates byte for byte in place. */
+void trans_targets(pTHX_ op_targets& t, const OP* op, SV** sp) {
+  const U8 priv = op->op_private;
+  if ((priv & OPpTRANS_IDENTICAL) && !(priv & (OPpTRANS_DELETE | OPpTRANS_SQUASH))) return;
+  SV* sv = (op->op_flags & OPf_STACKED) ? sp[0] : op->op_targ ? PAD_SV(op->op_targ) : DEFSV;
+  bool through_lvalue = false;
+  SV* var = variable_behind(sv, &through_lvalue);
+  /* A byte-for-byte translation edits in place with 0.20's result. */
+  if (!through_lvalue && !SvUTF8(var) &&
+      !(priv & (OPpTRANS_DELETE | OPpTRANS_SQUASH | OPpTRANS_FROM_UTF | OPpTRANS_TO_UTF |
+                OPpTRANS_GROWS))) {
+    return;
+  }
+  note(t, sv, action::copy);
+}
+
+/* chop/chomp of a list: each scalar, and each element of each array. */
+void chop_targets(pTHX_ op_targets& t, SV** sp, SV** base) {
+  for (SV** p = base + PL_markstack_ptr[0] + 1; p <= sp; ++p) {
+    if (*p && SvTYPE(*p) == SVt_PVAV) {
+      AV* av = reinterpret_cast<AV*>(*p);
+      if (!SvRMAGICAL(av)) {
+        for (SSize_t i = 0; i <= AvFILLp(av); ++i) {
+          if (AvARRAY(av)[i]) note(t, AvARRAY(av)[i], action::copy);
+        }
+      }
+    } else if (*p) {
+      note(t, *p, action::copy);
+    }
+  }
+}
+
+/* 4-argument substr(), unless it replaces bytes by as many bytes. */
+void substr_targets(op_targets& t, const OP* op, SV** sp) {
+  const U8 priv = op->op_private;
+  const int args = priv & 7;
+  int at = 0;
+  SV *repl = nullptr, *len = nullptr;
+  if (args > 3) repl = sp[-at++];
+  if (args > 2) len = sp[-at++];
+  SV* pos = sp[-at++];
+  SV* sv = sp[-at++];
+  if (priv & OPpSUBSTR_REPL_FIRST) repl = sp[-at];
+  if (!repl || !guarded_magic(sv)) return;
+  if (same_length_replacement(sv, pos, len, repl)) return;
+  note(t, sv, action::copy);
+}
+
+/* Ops that store their result straight into a lexical (`my $v; $v = $a . $b`). */
+void lexical_target(pTHX_ op_targets& t, const OP* op, SV** sp, SV** base) {
+  const U8 priv = op->op_private;
+  if (!(PL_opargs[op->op_type] & OA_TARGLEX) || !(priv & OPpTARGET_MY) || !op->op_targ) return;
+  SV* targ = PAD_SV(op->op_targ);
+  if (!guarded_magic(targ)) return;
+  bool operand = false;
+#ifdef OPpMULTICONCAT_APPEND
+  operand = op->op_type == OP_MULTICONCAT && (priv & OPpMULTICONCAT_APPEND);
+#endif
+  SV** first = (PL_opargs[op->op_type] & OA_MARK) ? base + PL_markstack_ptr[0] + 1 : sp - 1;
+  operand = operand || on_stack(targ, std::max(first, base + 1), sp);
+  note(t, targ, operand ? action::copy : action::drop);
+}
+
 /* Which new() variables the current op would edit, and how to prepare each. */
 void find_targets(pTHX_ op_targets& t) {
   const OP* op = PL_op;
   SV** sp = PL_stack_sp;
   SV** base = PL_stack_base;
-  const U8 priv = op->op_private;
   switch (op->op_type) {
-    case OP_SASSIGN: {
-      SV* dest = (priv & OPpASSIGN_BACKWARDS) ? sp[-1] : sp[0];
-      SV* value = (priv & OPpASSIGN_BACKWARDS) ? sp[0] : sp[-1];
-      bool through_lvalue = false;
-      SV* var = variable_behind(dest, &through_lvalue);
-      if (var == value || !guarded_magic(var)) break;
-      if (through_lvalue) {
-        if (LvTYPE(dest) == 'v' || same_length_substr(dest, value, var)) break;
-        note(t, dest, action::copy);
-      } else {
-        note(t, dest, action::drop);
-      }
+    case OP_SASSIGN:
+      assign_targets(t, op, sp);
       break;
-    }
-    case OP_AASSIGN: {
-      SV** first_right = base + PL_markstack_ptr[-1] + 1;
-      SV** last_right = base + PL_markstack_ptr[0];
-      for (SV** p = last_right + 1; p <= sp; ++p) {
-        if (*p && guarded_magic(*p)) {
-          note(t, *p, on_stack(*p, first_right, last_right) ? action::copy : action::drop);
-        } else if (*p && SvTYPE(*p) == SVt_PVLV) {
-          note(t, *p, action::copy);
-        }
-      }
+    case OP_AASSIGN:
+      list_assign_targets(aTHX_ t, sp, base);
       break;
-    }
-    case OP_SUBST: {
-      const U32 pmflags = cPMOPx(op)->op_pmflags;
-      if (pmflags & PMf_NONDESTRUCT) break;
-      /* A constant replacement lies on top of the target (pp_subst pops it first). */
-      SV** stacked = (pmflags & PMf_CONST) ? sp - 1 : sp;
-      note(t,
-           (op->op_flags & OPf_STACKED) ? *stacked
-           : op->op_targ                ? PAD_SV(op->op_targ)
-                                        : DEFSV,
-           action::copy);
+    case OP_SUBST:
+      subst_targets(aTHX_ t, op, sp);
       break;
-    }
-    case OP_TRANS: {
-      if ((priv & OPpTRANS_IDENTICAL) && !(priv & (OPpTRANS_DELETE | OPpTRANS_SQUASH))) break;
-      SV* sv = (op->op_flags & OPf_STACKED) ? sp[0] : op->op_targ ? PAD_SV(op->op_targ) : DEFSV;
-      bool through_lvalue = false;
-      SV* var = variable_behind(sv, &through_lvalue);
-      /* A byte-for-byte translation edits in place with 0.20's result. */
-      if (!through_lvalue && !SvUTF8(var) &&
-          !(priv & (OPpTRANS_DELETE | OPpTRANS_SQUASH | OPpTRANS_FROM_UTF | OPpTRANS_TO_UTF |
-                    OPpTRANS_GROWS))) {
-        break;
-      }
-      note(t, sv, action::copy);
+    case OP_TRANS:
+      trans_targets(aTHX_ t, op, sp);
       break;
-    }
     case OP_SCHOP:
     case OP_SCHOMP:
       note(t, sp[0], action::copy);
       break;
     case OP_CHOP:
     case OP_CHOMP:
-      for (SV** p = base + PL_markstack_ptr[0] + 1; p <= sp; ++p) {
-        if (*p && SvTYPE(*p) == SVt_PVAV) {
-          AV* av = reinterpret_cast<AV*>(*p);
-          if (!SvRMAGICAL(av)) {
-            for (SSize_t i = 0; i <= AvFILLp(av); ++i) {
-              if (AvARRAY(av)[i]) note(t, AvARRAY(av)[i], action::copy);
-            }
-          }
-        } else if (*p) {
-          note(t, *p, action::copy);
-        }
-      }
+      chop_targets(aTHX_ t, sp, base);
       break;
-    case OP_SUBSTR: {
-      const int args = priv & 7;
-      int at = 0;
-      SV *repl = nullptr, *len = nullptr;
-      if (args > 3) repl = sp[-at++];
-      if (args > 2) len = sp[-at++];
-      SV* pos = sp[-at++];
-      SV* sv = sp[-at++];
-      if (priv & OPpSUBSTR_REPL_FIRST) repl = sp[-at];
-      if (!repl || !guarded_magic(sv)) break;
-      if (same_length_replacement(sv, pos, len, repl)) break;
-      note(t, sv, action::copy);
+    case OP_SUBSTR:
+      substr_targets(t, op, sp);
       break;
-    }
 #ifdef OPpMULTICONCAT_APPEND /* Perl 5.28 and later */
     case OP_MULTICONCAT:
       /* `expr = a . b` with a non-lexical target on top of its operands. (`expr .= ...` only
        * appends: Perl copies the variable first anyway, and a new() variable keeps its region
        * as it is.) */
-      if ((op->op_flags & OPf_STACKED) && !(priv & OPpMULTICONCAT_APPEND)) {
+      if ((op->op_flags & OPf_STACKED) && !(op->op_private & OPpMULTICONCAT_APPEND)) {
         const SSize_t nargs = cUNOP_AUXx(op)->op_aux[PERL_MULTICONCAT_IX_NARGS].ssize;
         note(t, sp[0],
              on_stack(sp[0], std::max(sp - nargs, base + 1), sp - 1) ? action::copy : action::drop);
@@ -840,19 +891,7 @@ void find_targets(pTHX_ op_targets& t) {
     default:
       break;
   }
-  /* Ops that store their result straight into a lexical (`my $v; $v = $a . $b`). */
-  if ((PL_opargs[op->op_type] & OA_TARGLEX) && (priv & OPpTARGET_MY) && op->op_targ) {
-    SV* targ = PAD_SV(op->op_targ);
-    if (guarded_magic(targ)) {
-      bool operand = false;
-#ifdef OPpMULTICONCAT_APPEND
-      operand = op->op_type == OP_MULTICONCAT && (priv & OPpMULTICONCAT_APPEND);
-#endif
-      SV** first = (PL_opargs[op->op_type] & OA_MARK) ? base + PL_markstack_ptr[0] + 1 : sp - 1;
-      operand = operand || on_stack(targ, std::max(first, base + 1), sp);
-      note(t, targ, operand ? action::copy : action::drop);
-    }
-  }
+  lexical_target(aTHX_ t, op, sp, base);
 }
 
 /* Prepares one target: a private copy of the region, or an empty buffer. */
@@ -1343,8 +1382,8 @@ msync(...)
         }
         fail(aTHX_ EINVAL, "msync: variable does not appear to be mmap'd");
       }
-      if ((flags & ~static_cast<IV>(MS_SYNC | MS_ASYNC | MS_INVALIDATE)) ||
-          ((flags & MS_SYNC) && (flags & MS_ASYNC))) {
+      mmipc::posix_sync_request how;
+      if (!decode_sync_flags(flags, how)) {
         fail(aTHX_ EINVAL, "msync failed! errno %d %s", EINVAL, std::strerror(EINVAL));
       }
       std::size_t offset = 0, length = r->size();
@@ -1353,7 +1392,7 @@ msync(...)
         length = SvCUR(var);
       }
       failure f;
-      if (!sync_region(r, offset, length, static_cast<int>(flags), f)) fail(aTHX_ f);
+      if (!sync_region(r, offset, length, how, f)) fail(aTHX_ f);
       RETVAL = newSViv(1);
     }
   OUTPUT:

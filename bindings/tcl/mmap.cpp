@@ -4,8 +4,11 @@
 //   mmap::sync channelId ?-async?
 //   mmap::read channelId ?numBytes?                                   -> byte array
 //
-// The driver only converts: every rule of the channel (reads stop at the end, writes are
-// cyclic, seeks are bounded) is mmipc::cursor's, and the mapping itself is mmipc::mapping's.
+// Every rule of the channel (reads stop at the end, writes are cyclic, seeks are bounded) is
+// mmipc::cursor's, and the mapping itself is mmipc::mapping's. What this file adds is Tcl's:
+// the driver procedures over them, what a Tcl channel needs that a cursor does not know (the
+// end of file after a read that ran into lost pages, undoing the output end-of-file
+// character Tcl 8.6 writes at close, chan event readiness), and the commands.
 // Laid out like Tcl's unix/tclUnixChan.c: the driver procedures, then the channel type table,
 // then the commands and the package entry points.
 
@@ -175,20 +178,10 @@ int output_proc(void* instance, const char* buf, int to_write, int* error_code) 
 
 Tcl_WideInt wide_seek_proc(void* instance, Tcl_WideInt offset, int mode, int* error_code) {
   auto* chan = static_cast<mmap_channel*>(instance);
-  mmipc::whence origin = mmipc::whence::start;
-  switch (mode) {
-    case SEEK_SET:
-      origin = mmipc::whence::start;
-      break;
-    case SEEK_CUR:
-      origin = mmipc::whence::current;
-      break;
-    case SEEK_END:
-      origin = mmipc::whence::end;
-      break;
-    default:
-      *error_code = EINVAL;
-      return -1;
+  mmipc::whence origin{};
+  if (!mmipc::tcl::to_whence(mode, origin)) {
+    *error_code = EINVAL;
+    return -1;
   }
   // `tell` asks for a seek by 0 from the current position: that moves nothing.
   if (origin != mmipc::whence::current || offset != 0) {
@@ -316,15 +309,20 @@ bool is_mmap_option(const char* word) {
   return false;
 }
 
-// mmap ?-shared? ?-length bytes? ?-offset bytes? ?--? channelId
-int mmap_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
-  static const char usage[] = "?-shared? ?-length bytes? ?-offset bytes? ?--? channelId";
+constexpr const char mmap_usage[] = "?-shared? ?-length bytes? ?-offset bytes? ?--? channelId";
 
+// What `mmap ?options? channelId` asked for.
+struct mmap_request {
   bool shared = false;
   std::optional<std::uint64_t> length;
   std::uint64_t offset = 0;
-  // Options come first; the last word is always the channel, so an option whose value would
-  // take it leaves no channel: a usage error.
+  Tcl_Obj* source = nullptr;  // the channelId word
+};
+
+// Reads the options and the channel word; on a usage or value error, sets it and returns
+// TCL_ERROR. Options come first; the last word is always the channel, so an option whose
+// value would take it leaves no channel: a usage error.
+int parse_mmap_args(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[], mmap_request& out) {
   int i = 1;
   for (; i < objc - 1; ++i) {
     const char* word = Tcl_GetString(objv[i]);
@@ -339,11 +337,11 @@ int mmap_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
       break;
     }
     if (index == opt_shared) {
-      shared = true;
+      out.shared = true;
       continue;
     }
     if (i + 1 >= objc - 1) {
-      Tcl_WrongNumArgs(interp, 1, objv, usage);
+      Tcl_WrongNumArgs(interp, 1, objv, mmap_usage);
       return TCL_ERROR;
     }
     std::uint64_t value = 0;
@@ -352,19 +350,24 @@ int mmap_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
       return TCL_ERROR;
     }
     if (index == opt_length) {
-      length = value;
+      out.length = value;
     } else {
-      offset = value;
+      out.offset = value;
     }
   }
   // The last word must be a channel: an option there means the channel was left out.
   if (i != objc - 1 || is_mmap_option(Tcl_GetString(objv[i]))) {
-    Tcl_WrongNumArgs(interp, 1, objv, usage);
+    Tcl_WrongNumArgs(interp, 1, objv, mmap_usage);
     return TCL_ERROR;
   }
+  out.source = objv[i];
+  return TCL_OK;
+}
 
-  const char* source_name = Tcl_GetString(objv[i]);
-  int source_mode = 0;
+// The descriptor of channel `source_name` and its Tcl mode, once it is known to be a
+// readable file whose buffered output (if any) has reached the file; else the error is set
+// and TCL_ERROR returned.
+int source_descriptor(Tcl_Interp* interp, const char* source_name, int& fd, int& source_mode) {
   Tcl_Channel source = Tcl_GetChannel(interp, source_name, &source_mode);
   if (source == nullptr) return TCL_ERROR;
   source_mode = Tcl_GetChannelMode(source);
@@ -383,21 +386,24 @@ int mmap_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
     return mmipc::tcl::error(interp, message,
                              mmipc::tcl::error_code(mmipc::tcl::code_invalid, "channelId"));
   }
-  const int fd = static_cast<int>(reinterpret_cast<std::intptr_t>(handle));
+  fd = static_cast<int>(reinterpret_cast<std::intptr_t>(handle));
   // What the script wrote and Tcl still buffers belongs in the file before it is mapped.
   if ((source_mode & TCL_WRITABLE) != 0 && Tcl_Flush(source) != TCL_OK) {
     return mmipc::tcl::posix_error(interp, Tcl_GetErrno(),
                                    std::string("error flushing \"") + source_name + "\"");
   }
+  return TCL_OK;
+}
 
-  const bool writable = (source_mode & TCL_WRITABLE) != 0;
+// Maps the region of `fd` asked for into `chan` (mapping and cursor), read-write when the
+// source channel is writable; the core's refusals become Tcl errors.
+int map_region(Tcl_Interp* interp, const mmap_request& request, int fd, const char* source_name,
+               bool writable, mmap_channel& chan) {
   mmipc::map_options how;
-  how.shared = shared;
+  how.shared = request.shared;
   how.access = writable ? mmipc::access_mode::read_write : mmipc::access_mode::read_only;
-
-  auto chan = std::make_unique<mmap_channel>();
   try {
-    chan->region = mmipc::mapping::map(fd, offset, length, how, source_name);
+    chan.region = mmipc::mapping::map(fd, request.offset, request.length, how, source_name);
   } catch (const mmipc::os_error& e) {
     return mmipc::tcl::posix_error(interp, e.error_number(),
                                    std::string("couldn't map \"") + source_name + "\"");
@@ -406,9 +412,14 @@ int mmap_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
     return mmipc::tcl::error(interp, e.what(),
                              mmipc::tcl::error_code(mmipc::tcl::code_invalid, "region"));
   }
-  chan->cursor = mmipc::cursor(chan->region);
-  chan->mode = writable ? (TCL_READABLE | TCL_WRITABLE) : TCL_READABLE;
+  chan.cursor = mmipc::cursor(chan.region);
+  chan.mode = writable ? (TCL_READABLE | TCL_WRITABLE) : TCL_READABLE;
+  return TCL_OK;
+}
 
+// Makes `chan` a Tcl channel "mmapN" registered in `interp`, set as the result; the channel
+// owns it from here (close frees it).
+int create_channel(Tcl_Interp* interp, std::unique_ptr<mmap_channel> chan) {
   char name[32];
   std::snprintf(name, sizeof name, "mmap%u", channel_counter.fetch_add(1));
   chan->channel = Tcl_CreateChannel(&mmap_channel_type, name, chan.get(), chan->mode);
@@ -427,6 +438,20 @@ int mmap_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
   // when that standard channel was closed.
   Tcl_SetObjResult(interp, Tcl_NewStringObj(Tcl_GetChannelName(raw->channel), -1));
   return TCL_OK;
+}
+
+// mmap ?-shared? ?-length bytes? ?-offset bytes? ?--? channelId
+int mmap_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
+  mmap_request request;
+  if (parse_mmap_args(interp, objc, objv, request) != TCL_OK) return TCL_ERROR;
+  const char* source_name = Tcl_GetString(request.source);
+  int fd = -1;
+  int source_mode = 0;
+  if (source_descriptor(interp, source_name, fd, source_mode) != TCL_OK) return TCL_ERROR;
+  auto chan = std::make_unique<mmap_channel>();
+  const bool writable = (source_mode & TCL_WRITABLE) != 0;
+  if (map_region(interp, request, fd, source_name, writable, *chan) != TCL_OK) return TCL_ERROR;
+  return create_channel(interp, std::move(chan));
 }
 
 // mmap::sync channelId ?-async?

@@ -38,7 +38,7 @@
 
 #include "mmipc/error.hpp"
 #include "mmipc/guarded_copy.hpp"
-#include "mmipc/ipc_args.hpp"
+#include "ipc_args.hpp"
 #include "mmipc/ring_log.hpp"
 #include "mmipc/timeout.hpp"
 #include "tcl_support.hpp"

@@ -65,22 +65,9 @@ int system_error(Tcl_Interp* interp, std::string_view kind, std::string_view det
 }
 
 int os_error_result(Tcl_Interp* interp, std::string_view kind, const mmipc::os_error& e) {
-  const std::string& op = e.op();
-  std::string detail;
-  if (op == "mq_open" || op == "mq_unlink" || op == "shm_open" || op == "shm_unlink" ||
-      op == "sem_unlink") {
-    detail = e.name();  // as posixipc 1.0: "posixipc mq: /foobar: no such file or directory"
-  } else if (op == "sem_open") {
-    detail = "cannot open shared memory exclusive access semaphore";
-  } else if (op == "mq_timedsend") {
-    detail = "mq_send failed";
-  } else if (op == "mq_timedreceive") {
-    detail = "mq_receive failed";
-  } else {
-    detail = op + " failed";
-  }
+  const std::string detail = mmipc::original_detail(e);
   std::string info;
-  if (auto* limit = dynamic_cast<const mmipc::mq_limit_error*>(&e)) info = limit->explanation();
+  if (auto* x = dynamic_cast<const mmipc::explained_error*>(&e)) info = x->explanation();
   return system_error(interp, kind, detail, e.error_number(), info);
 }
 

@@ -15,8 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ipc_args.hpp"
 #include "mmipc/error.hpp"
-#include "mmipc/ipc_args.hpp"
 #include "tcl_support.hpp"
 
 namespace posixipc {
@@ -40,7 +40,8 @@ int system_error(Tcl_Interp* interp, std::string_view kind, std::string_view det
 
 /// A failed system call in the original's words: detail is the object's name for opening and
 /// unlinking, "cannot open shared memory exclusive access semaphore" for the semaphore, else
-/// "<call> failed". A system limit's explanation (mq_limit_error) goes into errorInfo.
+/// "<call> failed". The core's explanation (explained_error: a system limit, ...) goes into
+/// errorInfo.
 int os_error_result(Tcl_Interp* interp, std::string_view kind, const mmipc::os_error& e);
 
 /// A name the system cannot take, as the original reported it: the system's error for it

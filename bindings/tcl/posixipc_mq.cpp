@@ -130,23 +130,19 @@ int set_option_proc(ClientData instance, Tcl_Interp* interp, const char* name, c
       throw;
     }
     Tcl_DecrRefCount(text);
-    if (interp == nullptr && (priority < 0 || priority >= mmipc::message_queue::priority_limit)) {
-      return TCL_ERROR;
-    }
+    std::string refused;
     if (priority < 0) {
-      return mmipc::tcl::invalid_error(
-          interp, name,
-          "posixipc mq: set option: invalid negative message priority: " +
-              std::to_string(priority));
+      refused = "invalid negative message priority: " + std::to_string(priority);
+    } else {
+      try {
+        q->priority = mmipc::check_priority_limit(priority, name);
+        return TCL_OK;
+      } catch (const mmipc::argument_error& e) {
+        refused = e.what();
+      }
     }
-    if (priority >= mmipc::message_queue::priority_limit) {
-      return mmipc::tcl::invalid_error(
-          interp, name,
-          "posixipc mq: set option: invalid message priority: " + std::to_string(priority) +
-              ": must be less than 32768 (MQ_PRIO_MAX)");
-    }
-    q->priority = static_cast<unsigned>(priority);
-    return TCL_OK;
+    if (interp == nullptr) return TCL_ERROR;
+    return mmipc::tcl::invalid_error(interp, name, "posixipc mq: set option: " + refused);
   });
 }
 
@@ -309,23 +305,14 @@ int open_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
   });
 }
 
-// Reads "?-timeout ms?" at objv[1]; advances `first` past it. A timeout too long for the
-// system's clock (beyond 292 years) waits forever: it is left unset.
-int parse_timeout(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[], int& first,
-                  std::optional<std::chrono::milliseconds>& timeout) {
+// Reads "?-timeout ms?" at objv[1] (checked by the core: parse_timeout_ms); advances `first`
+// past it.
+void parse_timeout(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[], int& first,
+                   std::optional<std::chrono::milliseconds>& timeout) {
   if (objc > 2 && std::strcmp(Tcl_GetString(objv[1]), "-timeout") == 0) {
-    const long long ms = get_integer(interp, objv[2]);
-    if (ms < 0) {
-      return mmipc::tcl::invalid_error(
-          interp, "-timeout",
-          "negative values for -timeout are not allowed: got " + std::to_string(ms));
-    }
-    constexpr auto longest =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds::max());
-    if (ms <= longest.count()) timeout = std::chrono::milliseconds(ms);
+    timeout = mmipc::parse_timeout_ms(get_integer(interp, objv[2]));
     first = 3;
   }
-  return TCL_OK;
 }
 
 // The original's usage line, verbatim (scripts match on it); -timeout, ours, in errorInfo.
@@ -350,7 +337,7 @@ int send_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
   return run(interp, kind, [&] {
     int first = 1;
     std::optional<std::chrono::milliseconds> timeout;
-    if (parse_timeout(interp, objc, objv, first, timeout) != TCL_OK) return TCL_ERROR;
+    parse_timeout(interp, objc, objv, first, timeout);
     const int args = objc - first;
     if (args < 2 || args > 3) return wrong_args(interp, objv, "mqchan msg ?priority?");
     mq_channel* q = nullptr;
@@ -363,12 +350,7 @@ int send_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
             interp, "priority",
             "negative values for priority are not allowed: got " + std::to_string(value));
       }
-      if (value >= mmipc::message_queue::priority_limit) {
-        return mmipc::tcl::invalid_error(interp, "priority",
-                                         "invalid message priority " + std::to_string(value) +
-                                             ": must be less than 32768 (MQ_PRIO_MAX)");
-      }
-      priority = static_cast<unsigned>(value);
+      priority = mmipc::check_priority_limit(value, "priority");
     }
     // Tcl 9 refuses a character above U+00FF here, as its binary channels do; Tcl 8.6 keeps
     // its low byte.
@@ -393,7 +375,7 @@ int receive_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const obj
   return run(interp, kind, [&] {
     int first = 1;
     std::optional<std::chrono::milliseconds> timeout;
-    if (parse_timeout(interp, objc, objv, first, timeout) != TCL_OK) return TCL_ERROR;
+    parse_timeout(interp, objc, objv, first, timeout);
     const int args = objc - first;
     if (args < 1 || args > 2) return wrong_args(interp, objv, "mqchan ?priorvar?");
     mq_channel* q = nullptr;

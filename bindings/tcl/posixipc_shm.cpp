@@ -48,9 +48,11 @@ int output_proc(ClientData instance, const char* buf, int to_write, int* error_c
 
 long long wide_seek_proc(ClientData instance, long long offset, int mode, int* error_code) {
   auto* s = static_cast<shm_channel*>(instance);
-  const mmipc::whence origin = mode == SEEK_SET   ? mmipc::whence::start
-                               : mode == SEEK_CUR ? mmipc::whence::current
-                                                  : mmipc::whence::end;
+  mmipc::whence origin{};
+  if (!mmipc::tcl::to_whence(mode, origin)) {
+    *error_code = EINVAL;
+    return -1;
+  }
   try {
     return static_cast<long long>(s->shm.seek(offset, origin));
   } catch (...) {
@@ -181,10 +183,11 @@ int open_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
       return name_error_result(interp, kind, e, semaphore_detail);
     } catch (const mmipc::argument_error&) {
       throw;
+    } catch (const mmipc::shm_size_error& e) {
+      return mmipc::tcl::invalid_error(interp, "-size", e.what());  // creating without one
     } catch (const std::invalid_argument& e) {
-      // A size refused (creating without one), or an object that is not what its name says.
-      const bool size = std::string_view(e.what()) == "shared memory size must be positive";
-      return mmipc::tcl::invalid_error(interp, size ? "-size" : "sharedname", e.what());
+      // An object that is not what its name says (a lock object of another kind, ...).
+      return mmipc::tcl::invalid_error(interp, "sharedname", e.what());
     } catch (const mmipc::os_error& e) {
       // The original opened the semaphore first, with the object's name, flags and
       // permissions: a missing object (ENOENT), an existing one with EXCL (EEXIST) or one
@@ -195,10 +198,8 @@ int open_command(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]
       const bool at_object = e.op() == "shm_open" && e.name() == object &&
                              (err == ENOENT || err == EEXIST || err == EACCES);
       if (e.op() != "sem_open" && !at_object) throw;
-      std::string info;
-      if (err == EACCES && (flags & O_ACCMODE) == O_WRONLY && e.op() == "shm_open") {
-        info = "write-only access needs read permission too: Linux cannot map memory write-only";
-      }
+      std::string info;  // the core's explanation, if any (write-only access refused)
+      if (auto* x = dynamic_cast<const mmipc::explained_error*>(&e)) info = x->explanation();
       return system_error(interp, kind, semaphore_detail, e.error_number(), info);
     }
     s->mode = (s->shm.readable() ? TCL_READABLE : 0) | (s->shm.writable() ? TCL_WRITABLE : 0);

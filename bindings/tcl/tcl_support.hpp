@@ -19,12 +19,14 @@
 #include <cerrno>
 #include <climits>
 #include <cstdint>
+#include <cstdio>
 #include <exception>
 #include <new>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
+#include "mmipc/cursor.hpp"
 #include "mmipc/error.hpp"
 #include "mmipc/guarded_copy.hpp"
 #include "tcl_compat.hpp"
@@ -194,6 +196,24 @@ inline int channel_exception_errno(Tcl_Channel chan, bool reading) noexcept {
   }
 }
 
+/// A driver's seek mode (SEEK_SET, SEEK_CUR, SEEK_END) as the core's origin; false (the
+/// driver then fails with EINVAL) for any other.
+inline bool to_whence(int mode, mmipc::whence& origin) noexcept {
+  switch (mode) {
+    case SEEK_SET:
+      origin = mmipc::whence::start;
+      return true;
+    case SEEK_CUR:
+      origin = mmipc::whence::current;
+      return true;
+    case SEEK_END:
+      origin = mmipc::whence::end;
+      return true;
+    default:
+      return false;
+  }
+}
+
 // ---- arguments ----------------------------------------------------------------------------
 
 /// Reads a 64-bit non-negative integer (sizes and offsets, files past 4 GiB included).
@@ -258,7 +278,7 @@ inline int init_package(Tcl_Interp* interp, std::string_view package, std::strin
   });
 }
 
-/// A new Tcl integer for an unsigned 64-bit size or offset.
+/// A new Tcl integer for an unsigned 64-bit size, offset or sequence number (mmap::log).
 inline Tcl_Obj* new_size_obj(std::uint64_t value) {
   return Tcl_NewWideIntObj(static_cast<Tcl_WideInt>(value));
 }

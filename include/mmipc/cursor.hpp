@@ -6,6 +6,12 @@
 // the region leaves it holding the last size() bytes of the data in cyclic order. The
 // position then is (start + bytes written) mod size(). Seeks are bounded to [0, size()].
 //
+//   auto log = mmipc::mapping::map("app.log", 0, std::nullopt, rw);   // see mapping.hpp
+//   mmipc::cursor out(log);
+//   out.write(std::as_bytes(std::span(std::string_view("started\n"))));  // wraps at the end
+//   out.seek(0);
+//   std::size_t n = out.read(buffer);                                     // stops at the end
+//
 // What a user may rely on:
 // - A cursor is a view, not a handle: it does not own the region, so the mapping (or buffer)
 //   must outlive it (moving the mapping is fine: the pages stay where they are). It is

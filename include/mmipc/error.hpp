@@ -4,6 +4,13 @@
 // argument from the caller becomes a std::invalid_argument with a message that says what was
 // wrong. Library code never aborts or exits: it runs inside someone else's interpreter.
 //
+//   try {
+//     auto q = mmipc::message_queue::open("/jobs", O_RDONLY);
+//   } catch (const mmipc::os_error& e) {
+//     // e.error_number(): ENOENT; e.op(): "mq_open"; e.name(): "/jobs";
+//     // e.what(): "mq_open /jobs: No such file or directory"
+//   }
+//
 // Empty handles: every handle type (unique_fd, mapping, message_queue, named_semaphore and
 // shared_memory) is empty when default-constructed or moved from. An empty handle accepts
 // destruction, assignment, reset() and `explicit operator bool` (false), and its observers
@@ -33,6 +40,21 @@ class os_error : public std::system_error {
  private:
   std::string op_;
   std::string name_;
+};
+
+/// An os_error that the core can explain beyond errno: why the system refused, in words a user
+/// can act on. what() is os_error's followed by " (<explanation>)"; front ends that word the
+/// error themselves show explanation() beside it (Tcl: in errorInfo).
+class explained_error : public os_error {
+ public:
+  explained_error(int err, std::string_view op, std::string_view name, std::string explanation);
+  /// The explanation alone.
+  const std::string& explanation() const noexcept { return explanation_; }
+  const char* what() const noexcept override { return what_.c_str(); }
+
+ private:
+  std::string explanation_;
+  std::string what_;
 };
 
 /// Throws os_error for `err`.

@@ -1,6 +1,12 @@
 #pragma once
 // guarded_copy: memcpy that survives the loss of mapped pages.
 //
+//   try {
+//     mmipc::guarded_copy(buffer, map.data(), n, "read", map.name());
+//   } catch (const mmipc::lost_pages_error& e) {  // e.g. the file shrank under the mapping
+//     std::cerr << e.what() << '\n';              // the process lives on
+//   }
+//
 // When another process truncates a file that is mapped here, touching the pages past its new
 // end raises SIGBUS, which kills the process by default (an I/O error on the backing store
 // does the same). Every copy mmipc makes from or to mapped memory goes through

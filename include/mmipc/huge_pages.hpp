@@ -2,6 +2,10 @@
 // huge_pages: getting a large, freshly allocated buffer ready to be filled, with as few page
 // faults as the system allows.
 //
+//   std::unique_ptr<std::byte[]> buffer(new std::byte[size]);
+//   mmipc::prefault_buffer(buffer.get(), size);  // a hint: false changes nothing
+//   std::memcpy(buffer.get(), source, size);     // fewer page faults than without it
+//
 // Filling a new buffer of many megabytes costs one page fault per 4 KiB page, and where page
 // faults are expensive (virtual machines) those faults, not the copy, set the speed. In
 // bench/results/latest.md (run of 21 November 2026), copying a 256 MiB file's mapping took

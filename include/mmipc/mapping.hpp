@@ -4,6 +4,12 @@
 // Offsets need not be page-aligned: the alignment is handled inside. A regular file is never
 // mapped past its end (touching such pages would kill the process with SIGBUS).
 //
+//   mmipc::map_options rw;
+//   rw.access = mmipc::access_mode::read_write;              // shared by default
+//   auto m = mmipc::mapping::map("data.bin", 4096, 300, rw);  // any offset; never past EOF
+//   std::memcpy(m.data(), "hello", 5);                       // the file changes at once
+//   m.sync();                                                // msync: never implicit
+//
 // What a user may rely on:
 // - Ownership: a mapping owns its pages. It is move-only; its destructor unmaps (it never
 //   throws and never synchronises implicitly: call sync() for durability). Moving keeps the

@@ -2,6 +2,13 @@
 // message_queue: a POSIX message queue (mq_open & co.), the kernel's priority-ordered queue of
 // bounded messages shared by processes through a name like "/jobs".
 //
+//   mmipc::mq_capacity capacity{4, 256};  // 4 messages of 256 bytes at most
+//   auto q = mmipc::message_queue::open("/jobs", O_RDWR | O_CREAT, 0600, capacity);
+//   q.send(std::as_bytes(std::span(std::string_view("resize photo.jpg"))), 5);  // priority 5
+//   unsigned priority = 0;
+//   std::string job = q.receive_string(&priority);  // the highest priority first
+//   mmipc::message_queue::unlink("/jobs");          // the queue lives until then
+//
 // What a user may rely on:
 // - Ownership: a message_queue owns one queue descriptor. It is move-only and closes the
 //   descriptor in its destructor; the queue itself outlives every descriptor until unlink().
@@ -82,16 +89,10 @@ struct mq_limits {
 
 /// A queue creation refused because of a system limit: what() is the os_error text followed
 /// by an explanation naming the limit and its value.
-class mq_limit_error : public os_error {
+/// explanation(): e.g. "the queue needs 20 messages but ... msg_max is 10".
+class mq_limit_error : public explained_error {
  public:
-  mq_limit_error(int err, std::string_view op, std::string_view name, std::string explanation);
-  /// The explanation alone, e.g. "the queue needs 20 messages but ... msg_max is 10".
-  const std::string& explanation() const noexcept { return explanation_; }
-  const char* what() const noexcept override { return what_.c_str(); }
-
- private:
-  std::string explanation_;
-  std::string what_;
+  using explained_error::explained_error;
 };
 
 /// Explains why creating a queue of `capacity` failed with `err`, or returns "" when `err`

@@ -1,6 +1,7 @@
 #pragma once
-// posix_map: the numbers of mmap(2) (PROT_* and MAP_*), as C programs and scripts written
-// against mmap(2) pass them, turned into a mapping's map_options. A binding whose users speak
+// posix_map: the numbers of mmap(2) (PROT_* and MAP_*) and msync(2) (MS_*), as C programs
+// and scripts written against them pass them, turned into a mapping's map_options and sync()
+// arguments. A binding whose users speak
 // mmap(2) (Perl's Sys::Mmap) decodes them here, so which combinations are accepted is decided
 // once, by the core.
 //
@@ -26,5 +27,16 @@ struct posix_map_request {
 /// anything else: what mmap(2) refuses with EINVAL, and flags mmipc does not offer (MAP_FIXED
 /// would replace mappings the process already has).
 posix_map_request decode_posix_map(long long prot, long long flags);
+
+/// What msync(2)'s flags ask for, as mapping::sync() takes it.
+struct posix_sync_request {
+  sync_mode mode = sync_mode::sync;
+  bool invalidate = false;
+};
+
+/// Decodes msync(2)'s `flags`: MS_SYNC or MS_ASYNC (not both; neither is a synchronous
+/// flush), optionally with MS_INVALIDATE. Throws std::invalid_argument for anything else,
+/// what msync(2) refuses with EINVAL.
+posix_sync_request decode_posix_sync(long long flags);
 
 }  // namespace mmipc

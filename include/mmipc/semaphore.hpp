@@ -2,6 +2,11 @@
 // named_semaphore: a POSIX named semaphore (sem_open & co.), a counter shared by processes
 // through a name like "/lock", used to make operations on shared data exclusive.
 //
+//   auto sem = mmipc::named_semaphore::open("/lock", O_CREAT, 0600, 1);
+//   sem.wait();  // or try_wait(), wait_for(timeout)
+//   ...          // one process at a time here
+//   sem.post();
+//
 // What a user may rely on:
 // - Ownership: a named_semaphore owns one handle. It is move-only and closes the handle
 //   (sem_close) in its destructor; the semaphore itself lives on until unlink().

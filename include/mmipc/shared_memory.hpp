@@ -77,6 +77,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -89,6 +90,14 @@ namespace mmipc {
 namespace detail {
 struct shm_state;
 }
+
+/// open() asked to create an object without a positive size; what() is posixipc 1.0's
+/// words, "shared memory size must be positive", which front ends also give for a negative
+/// size they refuse themselves.
+class shm_size_error : public std::invalid_argument {
+ public:
+  shm_size_error() : std::invalid_argument("shared memory size must be positive") {}
+};
 
 class shared_memory {
  public:
@@ -108,7 +117,8 @@ class shared_memory {
   /// but only writes are allowed. On failure removes only what this call created. Throws
   /// std::invalid_argument (bad name, missing size, an object of size 0 that this call did
   /// not create, a lock object name taken by something else) or os_error (op "sem_open" when
-  /// the semaphore failed).
+  /// the semaphore failed; an explained_error for EACCES on an O_WRONLY open: the object must
+  /// be readable too).
   static shared_memory open(std::string_view name, int flags, mode_t permissions = 0666,
                             std::optional<std::uint64_t> size = std::nullopt);
 

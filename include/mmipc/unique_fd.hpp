@@ -2,6 +2,10 @@
 // unique_fd: sole ownership of a POSIX file descriptor, closed when the owner goes away.
 // Every descriptor mmipc opens is close-on-exec, so none leaks into programs a user execs.
 //
+//   auto fd = mmipc::unique_fd::open("data.bin", O_RDONLY);  // O_CLOEXEC added, EINTR retried
+//   struct stat st {};
+//   ::fstat(fd.get(), &st);                                   // closed when fd goes away
+//
 // What a user may rely on:
 // - Empty state: a default-constructed, moved-from or released unique_fd is empty. It
 //   accepts destruction, assignment, reset() and `explicit operator bool` (false); get() and

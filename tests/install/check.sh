@@ -17,6 +17,14 @@ root="$stage/relocated"
 mv "$stage/destdir$prefix" "$root"
 rm -rf "$stage/destdir"
 test -f "$root/include/mmipc/mapping.hpp"
+# Only the API is installed: none of the core's internal headers (src/*.hpp: ipc_args.hpp,
+# retry.hpp, ...).
+for header in "$source"/src/*.hpp; do
+  if test -e "$root/include/mmipc/$(basename "$header")"; then
+    echo "an internal header is installed: include/mmipc/$(basename "$header")" >&2
+    exit 1
+  fi
+done
 # The license goes with what is installed, and mmipc.pc names it.
 cmp "$root/share/doc/mmipc/LICENSE" "$source/LICENSE"
 grep -sqx 'License: BSD-2-Clause' "$root"/lib/pkgconfig/mmipc.pc "$root"/lib/*/pkgconfig/mmipc.pc

@@ -17,8 +17,8 @@
 #include <sstream>
 #include <vector>
 
+#include "ipc_args.hpp"
 #include "mmipc/error.hpp"
-#include "mmipc/ipc_args.hpp"
 #include "mmipc/message_queue.hpp"
 
 namespace mmipc::cli {
@@ -79,8 +79,8 @@ failure failure_of_current_exception(std::string_view object) {
     throw;
   } catch (const failure& e) {
     return e;
-  } catch (const mq_limit_error& e) {
-    // The same explanation of the limit as the Tcl package gives (the core's).
+  } catch (const explained_error& e) {
+    // The same explanation (of a system limit, ...) as the Tcl package gives (the core's).
     return failure(std::string(object),
                    std::string(std::strerror(e.error_number())) + " (" + e.explanation() + ")");
   } catch (const os_error& e) {
@@ -146,6 +146,31 @@ std::string formatter::make_usage(const CLI::App* app, std::string) const {
 std::string ipc_name(std::string_view argument) {
   if (!argument.empty() && argument.front() == '/') return std::string(argument);
   return "/" + std::string(argument);
+}
+
+void remove_all(const std::vector<std::string>& arguments,
+                const std::function<void(const std::string&)>& check,
+                const std::function<void(const std::string&)>& remove) {
+  std::vector<std::string> names;
+  for (const std::string& argument : arguments) {
+    std::string name = ipc_name(argument);
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  for (const std::string& name : names) {
+    try {
+      check(name);
+    } catch (...) {
+      throw failure_of_current_exception(name);
+    }
+  }
+  signals_held held;
+  for (const std::string& name : names) {
+    try {
+      remove(name);
+    } catch (...) {
+      throw failure_of_current_exception(name);
+    }
+  }
 }
 
 namespace {

@@ -173,6 +173,13 @@ bool let_signals_in(const std::function<bool()>& wait);
 /// standard output went away; returns otherwise (a follower checks it while nothing comes).
 void check_output();
 
+/// `rm NAME...` of either kind: each name once (as ipc_name() gives it), every one passed to
+/// `check` before any is passed to `remove`, so a command that fails removes nothing; the
+/// removals run with signals held. Errors name the object (failure_of_current_exception).
+void remove_all(const std::vector<std::string>& arguments,
+                const std::function<void(const std::string&)>& check,
+                const std::function<void(const std::string&)>& remove);
+
 /// What wait_until_ready() saw.
 enum class readiness { ready, timed_out };
 

@@ -19,7 +19,7 @@
 #include "json.hpp"
 #include "mmipc/error.hpp"
 #include "mmipc/guarded_copy.hpp"
-#include "mmipc/ipc_args.hpp"
+#include "ipc_args.hpp"
 #include "mmipc/ring_log.hpp"
 
 namespace mmipc::cli {

@@ -19,8 +19,8 @@
 
 #include "cli.hpp"
 #include "groups.hpp"
+#include "ipc_args.hpp"
 #include "json.hpp"
-#include "mmipc/ipc_args.hpp"
 #include "mmipc/message_queue.hpp"
 #include "mmipc/unique_fd.hpp"
 
@@ -351,29 +351,15 @@ void stat(const stat_options& o) {
 }
 
 void rm(const std::vector<std::string>& arguments) {
-  std::vector<std::string> names;
-  for (const std::string& argument : arguments) {
-    std::string name = ipc_name(argument);
-    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
-  }
-  // Every name is checked first, so a command that fails removes nothing.
-  for (const std::string& name : names) {
+  const auto check = [](const std::string& name) {
+    validate_ipc_name(name, ipc_kind::message_queue);
     try {
-      validate_ipc_name(name, ipc_kind::message_queue);
-      message_queue::open(name, O_RDONLY | O_NONBLOCK);
+      message_queue::open(name, O_RDONLY | O_NONBLOCK);  // it exists (unreadable is fine)
     } catch (const os_error& e) {
-      if (e.error_number() != EACCES) throw failure_of_current_exception(name);
-    } catch (...) {
-      throw failure_of_current_exception(name);
+      if (e.error_number() != EACCES) throw;
     }
-  }
-  for (const std::string& name : names) {
-    try {
-      message_queue::unlink(name);
-    } catch (...) {
-      throw failure_of_current_exception(name);
-    }
-  }
+  };
+  remove_all(arguments, check, [](const std::string& name) { message_queue::unlink(name); });
 }
 
 }  // namespace

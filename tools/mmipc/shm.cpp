@@ -18,8 +18,8 @@
 
 #include "cli.hpp"
 #include "groups.hpp"
+#include "ipc_args.hpp"
 #include "json.hpp"
-#include "mmipc/ipc_args.hpp"
 #include "mmipc/semaphore.hpp"
 #include "mmipc/shared_memory.hpp"
 
@@ -359,31 +359,15 @@ void stat(const stat_options& o) {
 }
 
 void rm(const std::vector<std::string>& arguments) {
-  std::vector<std::string> names;
-  for (const std::string& argument : arguments) {
-    std::string name = ipc_name(argument);
-    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
-  }
-  // Every name is checked first, so a command that fails removes nothing.
-  for (const std::string& name : names) {
-    try {
-      validate_ipc_name(name, ipc_kind::shared_memory);
-      if (!exists(object_path(name)) && !exists(semaphore_path(name)) &&
-          !exists(lock_object_path(name))) {
-        throw_os_error(ENOENT, "shm_unlink", name);
-      }
-    } catch (...) {
-      throw failure_of_current_exception(name);
+  const auto check = [](const std::string& name) {
+    validate_ipc_name(name, ipc_kind::shared_memory);
+    if (!exists(object_path(name)) && !exists(semaphore_path(name)) &&
+        !exists(lock_object_path(name))) {
+      throw_os_error(ENOENT, "shm_unlink", name);
     }
-  }
-  signals_held held;
-  for (const std::string& name : names) {
-    try {
-      shared_memory::unlink(name);  // the object, its semaphore and its lock object
-    } catch (...) {
-      throw failure_of_current_exception(name);
-    }
-  }
+  };
+  // The object, its semaphore and its lock object.
+  remove_all(arguments, check, [](const std::string& name) { shared_memory::unlink(name); });
 }
 
 }  // namespace

@@ -19,7 +19,7 @@ use MmapTest;
 use Idioms;
 use File::Temp ();
 
-my $original = Idioms::original_path();
+my $original = original_module();
 plan skip_all => 'Sys::Mmap 0.20 is not installed (Debian: apt-get install libsys-mmap-perl)'
   unless $original;
 

@@ -15,7 +15,7 @@ use MmapTest;
 use Idioms;
 use File::Temp ();
 
-my $original = Idioms::original_path();
+my $original = original_module();
 my $file_map = eval { require File::Map; 1 };
 my @modes = ('raw-ours', 'raw-plain', ($original ? 'raw-orig' : ()), ($file_map ? 'raw-filemap' : ()));
 diag('Sys::Mmap 0.20 not installed: not compared') unless $original;

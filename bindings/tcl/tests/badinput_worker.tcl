@@ -29,13 +29,7 @@ proc maybe {p value} { if {[chance $p]} { return [list $value] } else { return {
 # With probability p `a`, else `b` (values are never given to expr: "nan" is a word here).
 proc either {p a b} { if {[chance $p]} { return $a } else { return $b } }
 
-proc fd_count {} { llength [glob -nocomplain /proc/self/fd/*] }
-proc map_count {} {
-    set f [open /proc/self/maps]
-    set n [llength [split [string trim [read $f]] \n]]
-    close $f
-    return $n
-}
+source [file join [file dirname [file normalize [info script]]] resources.tcl]
 # The notifier's pipe is made by the first pass of the event loop: before counting.
 after 0 {set ::tick 1}
 vwait ::tick

@@ -9,6 +9,7 @@ package Idioms;
 # bytes. Addresses (0x...) are written as 0xADDR, so that references compare.
 use strict;
 use warnings;
+use MmapTest ();    # original_module()
 
 our $INIT = join '', '0123456789abcdef', map { chr(65 + $_ % 26) } 0 .. 99;
 
@@ -180,13 +181,6 @@ our @LIST = (
 
 # ---- the parent ----------------------------------------------------------------------------
 
-# Where Debian's libsys-mmap-perl (0.20) is, or undef.
-sub original_path {
-  require Config;
-  my $path = "$Config::Config{vendorarch}/Sys/Mmap.pm";
-  return -f $path ? $path : undef;
-}
-
 # Runs every idiom under each mode, each mode in a child perl; returns {name => {mode => line}}.
 # Our module is found through the directories of the one the test loaded; 0.20's children get
 # none of them in @INC.
@@ -211,7 +205,7 @@ sub run_modes {
     local $ENV{LD_PRELOAD} = $mode =~ /ours/ ? $ENV{LD_PRELOAD} : undef;
     delete $ENV{LD_PRELOAD} unless defined $ENV{LD_PRELOAD};
     open my $child, '-|', $^X, @inc, "-I$here", '-MIdioms', '-e', 'Idioms::child()', $mode,
-      original_path() // '', $list, "$dir/$mode"
+      MmapTest::original_module() // '', $list, "$dir/$mode"
       or die "cannot run $^X: $!";
     while (my $line = <$child>) {
       chomp $line;

@@ -1,15 +1,19 @@
 #pragma once
-// ipc_args: the arguments shared by the "open" commands of POSIX message queues and shared
-// memory objects (`mq open` and `shm open` of the Tcl package posixipc, and any other front
-// end): object names, access modes in their two forms, permissions and the open options.
+// ipc_args: internal to mmipc (not installed; the Tcl package posixipc and the mmipc tool use
+// it). The arguments shared by the "open" commands of POSIX message queues and shared memory
+// objects (`mq open` and `shm open` of posixipc): access modes in their two forms,
+// permissions, integers in Tcl's syntax and the open options, with posixipc 1.0's messages;
+// and the words posixipc 1.0 reported a failed system call in (original_detail).
 //
-// The rules and the exact error messages live here, once, so every binding behaves the same
-// and the parser can be fuzzed on its own. Errors are std::invalid_argument whose what() is
-// the message to show the user verbatim; a wrong number of arguments is a usage_error, so a
-// binding can print its own usage line instead.
+// The rules and the exact error messages live here, once, so every front end behaves the
+// same and the parser can be fuzzed on its own. Errors are std::invalid_argument whose what()
+// is the message to show the user verbatim; a wrong number of arguments is a usage_error, so
+// a front end can print its own usage line instead. The names themselves are checked by the
+// public mmipc/ipc_name.hpp.
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -19,31 +23,16 @@
 #include <string_view>
 #include <vector>
 
+#include "mmipc/error.hpp"
+
+#include "mmipc/ipc_name.hpp"
+
 namespace mmipc {
 
 /// A wrong number of arguments (the binding shows its usage line).
 class usage_error : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;
-};
-
-/// A name the system cannot take (see validate_ipc_name). error_number() is the errno the
-/// system's own call gives for such a name, so a front end can also report it in the system's
-/// words: for a queue, mq_open's (EINVAL without a leading "/", ENOENT for "/" alone, EACCES
-/// for another "/" or for "." and "..", ENAMETOOLONG past 255 bytes); for shared memory and
-/// semaphores, sem_open's EINVAL.
-class invalid_name_error : public std::invalid_argument {
- public:
-  invalid_name_error(const std::string& what, std::string_view name, int err)
-      : std::invalid_argument(what), name_(name), error_number_(err) {}
-  /// The name refused.
-  const std::string& name() const noexcept { return name_; }
-  /// The errno the system gives for this name.
-  int error_number() const noexcept { return error_number_; }
-
- private:
-  std::string name_;
-  int error_number_;
 };
 
 /// A bad value of a named argument ("access", "permissions") or option ("-priority"), so a
@@ -117,14 +106,24 @@ mode_t parse_permissions(std::string_view text, const argument_syntax& syntax = 
 /// must lie in [0, 07777]. For front ends whose users write modes the shell's way.
 mode_t parse_octal_permissions(std::string_view text);
 
-/// What a name is given to.
-enum class ipc_kind { message_queue, shared_memory, semaphore };
+/// Checks a message priority that is not negative (each front end words that check in its
+/// original's terms) against message_queue::priority_limit, which mq_send refuses from; returns
+/// it. Throws argument_error for `argument`: "invalid message priority N: must be less than
+/// 32768 (MQ_PRIO_MAX)".
+unsigned check_priority_limit(long long value, std::string_view argument);
 
-/// Checks a POSIX IPC name: "/" then 1 to 255 bytes (a queue) or 251 bytes (shared memory and
-/// semaphores: the semaphore's "sem." prefix must fit in NAME_MAX too), none of them "/" or
-/// NUL, and not "." or "..". Bytes, not characters: the name in the system's encoding.
-/// Throws invalid_name_error.
-void validate_ipc_name(std::string_view name, ipc_kind kind);
+/// The value of posixipc's `-timeout ms` option (mq send, mq receive): not negative (an
+/// argument_error for "-timeout": "negative values for -timeout are not allowed: got -5"),
+/// any length; the core's timed waits take one past the clock's range as forever
+/// (mmipc::to_timeout).
+std::chrono::milliseconds parse_timeout_ms(long long ms);
+
+/// How posixipc 1.0 named a failed system call in its message "posixipc mq: <detail>:
+/// <error>": the object's name for opening and unlinking it (`/foobar`), "cannot open shared
+/// memory exclusive access semaphore" for the semaphore, the untimed call for a timed send or
+/// receive ("mq_send failed"), else "<call> failed". Keyed on the core's operation names, so
+/// it lives beside them (ipc_args_test makes each call fail for real and checks the words).
+std::string original_detail(const os_error& e);
 
 /// Everything `mq open` or `shm open` was asked for.
 struct open_request {
