@@ -652,7 +652,7 @@ while {[llength $left] && $stalled < 10} {
         if {[copy_would_dangle $chan]} {
             # What it can read, it drains (mq receive reads the queue, not the channel, which
             # the copy keeps busy): a copy of a queue into itself then moves on.
-            catch {while {![catch {posixipc mq receive $chan}]} {}}
+            catch {while {![catch {posixipc mq receive -timeout 0 $chan}]} {}}
             lappend later $chan
             continue
         }
