@@ -500,8 +500,8 @@ proc tally {name code} {
     dict incr ::stats "$name [expr {$code == 0 ? "ok" : "error"}]"
 }
 
-# Registers what a successful call made; keeps queues non-blocking (a blocking read of an
-# empty queue would wait for ever, as it should) and the number of channels bounded.
+# Registers what a successful call made; keeps queues and pipes non-blocking (a blocking read
+# of an empty queue or pipe would wait for ever, as it should) and the number of channels bounded.
 proc after_call {cmd code result} {
     if {$code == 0 && [lrange $cmd 0 1] eq "chan copy" && "-command" in $cmd} {
         lappend ::copies [list $::n {*}[lrange $cmd 2 5]]
@@ -536,6 +536,11 @@ proc after_call {cmd code result} {
         if {[string match posixmq* $chan] && [alive $chan]} {
             catch {chan configure $chan -blocking 0}
         }
+    }
+    # The pipes too: a random "chan configure fileN -blocking yes" on the read end, and the
+    # next gets waited for ever (seed 912345671, Tcl 8.6).
+    foreach chan $::pipes {
+        if {[alive $chan]} { catch {chan configure $chan -blocking 0} }
     }
     set ::ours [lmap chan $::ours { expr {[alive $chan] ? $chan : [continue]} }]
     set ::sources [lmap chan $::sources { expr {[alive $chan] ? $chan : [continue]} }]
