@@ -117,10 +117,20 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-// Runs `body` with SIGBUS on the log's mapping turned into lost_pages_error.
+// Runs `body` with SIGBUS on the log's mapping turned into lost_pages_error, and so the
+// EFAULT of a wait for the writers' lock whose page went (robust_mutex: where a touch of the
+// page raises SIGBUS, the kernel's futex wait says EFAULT).
 template <class Body>
 void guarded(const log_state& s, std::string_view op, Body&& body) {
-  detail::guarded_access(s.map.data(), s.map.size(), op, s.path.native(), std::forward<Body>(body));
+  try {
+    detail::guarded_access(s.map.data(), s.map.size(), op, s.path.native(),
+                           std::forward<Body>(body));
+  } catch (const lost_pages_error&) {
+    throw;
+  } catch (const os_error& e) {
+    if (e.error_number() != EFAULT) throw;
+    throw lost_pages_error(EFAULT, op, s.path.native());
+  }
 }
 
 // Logical positions grow for ever; the byte at logical position p is data[p % capacity].
@@ -1131,6 +1141,10 @@ bool ring_log_reader::wait_ns(std::chrono::nanoseconds timeout) {
     const timespec until = detail::deadline_after(CLOCK_MONOTONIC, slice);
     const long r = ::syscall(SYS_futex, &h.wake, FUTEX_WAIT_BITSET, seen, &until, nullptr,
                              FUTEX_BITSET_MATCH_ANY);
+    if (r != 0 && errno == EFAULT) {
+      // The header's page went (the file was truncated): as a touch of it would say.
+      throw lost_pages_error(EFAULT, "wait", s.path.native());
+    }
     if (r != 0 && errno != ETIMEDOUT && errno != EAGAIN && errno != EINTR) {
       throw_errno("futex wait", s.path.native());
     }

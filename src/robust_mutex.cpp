@@ -5,22 +5,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <climits>
 
-#include "deadline.hpp"
-
-#if defined(__SANITIZE_THREAD__)
-#define MMIPC_THREAD_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define MMIPC_THREAD_SANITIZER 1
-#endif
-#endif
-#if defined(MMIPC_THREAD_SANITIZER)
-#include <sanitizer/tsan_interface.h>
-#endif
+#include "system_calls.hpp"
 
 namespace mmipc {
 namespace {
@@ -128,21 +118,32 @@ std::optional<lock_status> robust_mutex::try_lock_for_ns(std::chrono::nanosecond
 }
 
 std::optional<lock_status> robust_mutex::lock_within(std::chrono::nanoseconds slice) {
-  // CLOCK_MONOTONIC (steady_clock's): a change of the wall clock cannot stretch or cut it.
-  const timespec at = detail::deadline_after(CLOCK_MONOTONIC, slice);
-#if defined(MMIPC_THREAD_SANITIZER)
-  // ThreadSanitizer intercepts pthread_mutex_lock and _timedlock but not _clocklock: tell it
-  // about this lock too, or it reports the unlock as one of a mutex nobody locked.
-  __tsan_mutex_pre_lock(&mutex_, __tsan_mutex_try_lock);
-  const int err = ::pthread_mutex_clocklock(&mutex_, CLOCK_MONOTONIC, &at);
-  const bool locked = err == 0 || err == EOWNERDEAD;
-  __tsan_mutex_post_lock(&mutex_,
-                         __tsan_mutex_try_lock | (locked ? 0 : __tsan_mutex_try_lock_failed), 0);
-  return interpret(err, "pthread_mutex_clocklock");
-#else
-  return interpret(::pthread_mutex_clocklock(&mutex_, CLOCK_MONOTONIC, &at),
-                   "pthread_mutex_clocklock");
-#endif
+  // Not pthread_mutex_clocklock: glibc aborts the process ("The futex facility returned an
+  // unexpected error code") when its futex wait fails with EFAULT, which is what the kernel
+  // says when the mutex's page can no longer be backed (a mapped file truncated under a
+  // waiter). pthread_mutex_trylock takes the mutex (glibc keeps its robust list), and the wait
+  // is our own, with glibc's protocol: the waiters bit set in the word, so that the holder's
+  // unlock wakes one waiter, and kept set by a waiter that took the mutex after sleeping, for
+  // the waiters still asleep. EFAULT becomes os_error(EFAULT).
+  if (auto got = try_lock()) return got;
+  std::atomic_ref<int> word(mutex_.__data.__lock);
+  int seen = word.load();
+  const auto bits = [](int value) { return static_cast<unsigned>(value); };
+  if (seen == 0 || (bits(seen) & FUTEX_OWNER_DIED) != 0) return try_lock();
+  if ((bits(seen) & FUTEX_WAITERS) == 0) {
+    const int waiting = static_cast<int>(bits(seen) | FUTEX_WAITERS);
+    if (!word.compare_exchange_strong(seen, waiting)) return std::nullopt;  // changed: again
+    seen = waiting;
+  }
+  const auto ns = std::max<std::chrono::nanoseconds::rep>(slice.count(), 0);
+  const timespec relative{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+  if (detail::sys.futex_wait(&mutex_.__data.__lock, seen, &relative) != 0 && errno == EFAULT) {
+    throw_os_error(EFAULT, "futex_wait");
+  }
+  // Woken, timed out, interrupted or the word changed: look again.
+  auto got = try_lock();
+  if (got) word.fetch_or(static_cast<int>(FUTEX_WAITERS));
+  return got;
 }
 
 void robust_mutex::mark_consistent() {

@@ -5,6 +5,7 @@
 // to munmap() for a huge-page mapping on a machine that has no huge pages.
 
 #include <sys/types.h>
+#include <time.h>
 
 #include <cstddef>
 
@@ -14,6 +15,10 @@ struct system_calls {
   int (*open)(const char* path, int flags, mode_t mode);
   void* (*mmap)(void* address, std::size_t length, int protection, int flags, int fd, off_t offset);
   int (*munmap)(void* address, std::size_t length);
+  /// FUTEX_WAIT on a futex word shared between processes, for at most `relative`: 0, or -1
+  /// with errno (EAGAIN when the word is not `expected`, ETIMEDOUT, EINTR, EFAULT when its
+  /// page cannot be backed any more).
+  int (*futex_wait)(int* word, int expected, const timespec* relative);
 };
 
 /// The calls in use: the C library's unless a test replaced them. Replace entries only while

@@ -29,6 +29,7 @@
 #include "ring_log_util.hpp"
 #include "sigbus_util.hpp"
 #include "stress_util.hpp"
+#include "system_call_seam.hpp"
 #include "test_util.hpp"
 #include "thread_identity.hpp"
 #include "tmpfs_util.hpp"
@@ -1237,6 +1238,49 @@ TEST(RingLogTest, AFileTruncatedUnderTheLogIsAnErrorNotACrash) {
   // And a log of the wrong size is not opened again.
   EXPECT_TRUE(contains(message_of<ring_log_error>([&] { ring_log::open(path); }),
                        "it was truncated or extended"));
+}
+
+int futex_fails_with_efault(int*, int, const timespec*) {
+  errno = EFAULT;
+  return -1;
+}
+
+TEST(RingLogTest, AWaitForTheLockWhosePageWentIsALostPagesErrorNotAnAbort) {
+  // The kernel fails a futex wait on a page a truncation took away with EFAULT (the window is
+  // between a writer's look at the lock word and its wait; robust_mutex_test shows the
+  // kernel's answer), which glibc's own wait turned into an abort of the process.
+  log_path path;
+  auto log = ring_log::create(path, 64 * 1024);
+  log.append("before");
+  mmipc::map_options options;
+  options.access = mmipc::access_mode::read_write;
+  auto map = mmipc::mapping::map(path.path(), 0, std::nullopt, options);
+  auto* lock = std::launder(reinterpret_cast<mmipc::robust_mutex*>(map.data() + lock_word_at));
+  std::atomic<bool> held{false};
+  std::atomic<bool> release{false};
+  std::thread holder([&] {
+    EXPECT_EQ(lock->lock(), mmipc::lock_status::acquired);
+    held = true;
+    while (!release) std::this_thread::sleep_for(1ms);
+    lock->unlock();
+  });
+  while (!held) std::this_thread::sleep_for(1ms);
+  {
+    mmipc::testing::replaced_call seam(&mmipc::detail::system_calls::futex_wait,
+                                       futex_fails_with_efault);
+    try {
+      log.append("waits for the lock");
+      ADD_FAILURE() << "append returned";
+    } catch (const mmipc::lost_pages_error& e) {
+      EXPECT_EQ(e.error_number(), EFAULT);
+      EXPECT_TRUE(contains(e.what(), "the mapped file shrank under the mapping")) << e.what();
+    }
+  }
+  release = true;
+  holder.join();
+  // The failed append took nothing: the next one goes through.
+  EXPECT_EQ(log.append("after"), 2u);
+  EXPECT_EQ(read_all(log).back().data, "after");
 }
 
 TEST(RingLogTest, TruncatedToNothingUnderAppendingThreadsTheProcessLivesOn) {

@@ -1,5 +1,6 @@
 #include "mmipc/robust_mutex.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/futex.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 
 #include "mmipc/error.hpp"
 #include "mmipc/timeout.hpp"
+#include "system_call_seam.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -373,6 +375,62 @@ TEST(RobustMutexTest, AWaiterWhoseWakeUpWasLostTakesTheMutexAnyway) {
               return reap(holder) == 0 ? 0 : 14;
             }),
             0);
+}
+
+// What the kernel says to a futex wait on a word whose page a truncated file took away: EFAULT
+// (a touch of the page from user space raises SIGBUS instead). glibc's pthread_mutex_clocklock
+// aborts the process on that answer ("The futex facility returned an unexpected error code"),
+// which is why robust_mutex waits with its own futex call.
+TEST(RobustMutexTest, TheKernelRefusesAFutexWaitOnATruncatedPageWithEFAULT) {
+  mmipc::testing::temp_file file(std::string(8192, '\0'));
+  const int fd = ::open(file.path().c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  void* p = ::mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ASSERT_NE(p, MAP_FAILED);
+  auto* word = reinterpret_cast<int*>(static_cast<char*>(p) + 4096);
+  *word = 7;
+  ASSERT_EQ(::ftruncate(fd, 4096), 0);
+  const timespec one_ms{0, 1000000};
+  errno = 0;
+  EXPECT_EQ(mmipc::detail::libc_calls.futex_wait(word, 7, &one_ms), -1);
+  EXPECT_EQ(errno, EFAULT);
+  ::munmap(p, 8192);
+  ::close(fd);
+}
+
+int futex_calls = 0;
+int futex_fails_with_efault(int*, int, const timespec*) {
+  ++futex_calls;
+  errno = EFAULT;
+  return -1;
+}
+
+TEST(RobustMutexTest, AWaitTheKernelRefusesWithEFAULTIsAnErrorNotAnAbort) {
+  shared_region region;
+  robust_mutex& m = region->mutex;
+  std::atomic<bool> held{false};
+  std::atomic<bool> release{false};
+  std::thread holder([&] {
+    EXPECT_EQ(m.lock(), lock_status::acquired);
+    held = true;
+    while (!release) std::this_thread::sleep_for(1ms);
+    m.unlock();
+  });
+  while (!held) std::this_thread::sleep_for(1ms);
+  {
+    futex_calls = 0;
+    mmipc::testing::replaced_call seam(&mmipc::detail::system_calls::futex_wait,
+                                       futex_fails_with_efault);
+    EXPECT_EQ(errno_of([&] { (void)m.try_lock_for(10s); }), EFAULT);
+    EXPECT_EQ(errno_of([&] { (void)m.lock(); }), EFAULT);
+    EXPECT_EQ(futex_calls, 2);
+  }
+  EXPECT_FALSE(m.held_by_this_thread());
+  release = true;
+  holder.join();
+  // Nothing was left half-done: the mutex is free and works.
+  EXPECT_EQ(m.lock(), lock_status::acquired);
+  m.unlock();
 }
 
 TEST(TimeoutTest, SaturatesAtBothEnds) {

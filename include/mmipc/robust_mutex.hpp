@@ -63,7 +63,8 @@ class robust_mutex {
   robust_mutex& operator=(const robust_mutex&) = delete;
 
   /// Waits for the mutex. Throws os_error (EDEADLK when this thread holds it already,
-  /// ENOTRECOVERABLE when a dead owner's state was never marked consistent).
+  /// ENOTRECOVERABLE when a dead owner's state was never marked consistent, EFAULT when the
+  /// kernel cannot back the mutex's page any more: a mapped file truncated under a waiter).
   [[nodiscard]] lock_status lock();
   /// Takes the mutex if it is free; std::nullopt when another thread holds it.
   [[nodiscard]] std::optional<lock_status> try_lock();

@@ -4,7 +4,11 @@
 # each call this script prints one line "CALL <n> <command>" (and flushes), so the watcher
 # knows which call crashed or hung.
 #
-#   tclsh badinput_worker.tcl seed calls tmpdir
+#   tclsh badinput_worker.tcl seed calls tmpdir ?crash?
+#
+# With `crash` ("crash"), it dies by SIGKILL after its calls instead of cleaning up, holding
+# a queue and a shared memory object of its names: badinput.test checks that it removes what
+# a worker that died left behind.
 #
 # Reproducible: the same seed gives the same sequence of calls. Every queue and shared
 # memory object it can create has one of a few names that start with /mmipc-badinput-<pid>-,
@@ -15,7 +19,7 @@
 package require mmap
 package require posixipc
 
-lassign $argv seed calls dir
+lassign $argv seed calls dir crash
 set ::tcl9 [package vsatisfies [package provide Tcl] 9-]
 expr {srand($seed)}
 fconfigure stdout -buffering line
@@ -48,8 +52,16 @@ set ::start_maps [map_count]
 set ::prefix /mmipc-badinput-[pid]-
 # The only names that can create something: removed at the end.
 set ::valid_names [list ${::prefix}q0 ${::prefix}q1 ${::prefix}s0 ${::prefix}s1]
+# A name of 253 bytes, as long as a queue name may be (a shared memory object of that name is
+# refused: its semaphore's name would be too long). It creates queues too, so it has the
+# prefix: a queue of a name shared with other runs was reached by none of the drains and
+# unlinks below (a copy into it never ended), and outlived a worker that crashed.
+set ::long_name $::prefix[string repeat n [expr {253 - [string length $::prefix]}]]
+# Every name that can create something, for badinput.test to remove should this process die.
+set ::creatable [concat $::valid_names [list $::long_name]]
+puts "NAMES $::creatable"
 set ::bad_names [list {} / noslash //  /. /.. /a/b ${::prefix}q0/x ../etc/passwd \
-    /dev/shm/x x/ "/with\x00nul" "\x00" /[string repeat n 300] /[string repeat n 252] \
+    /dev/shm/x x/ "/with\x00nul" "\x00" /[string repeat n 300] $::long_name \
     "/sp ace/x" /\u00e9/\u00e8 [string repeat / 10]]
 
 set ::numbers {0 1 2 3 7 8 -1 -2 -7 10 11 255 4095 4096 4097 8191 8192 8193 65536 32767 32768
@@ -357,11 +369,30 @@ proc args_configure {chan} {
     return $words
 }
 
+# Tcl 8.6 limit, with a plain file channel as with ours: a value holds at most 2 GiB - 1 bytes,
+# and a [gets] of a longer line, or a [read] to the end of more, kills the process (a file of
+# 2 GiB + 4 KiB of zeros: tclsh8.6 died of SIGSEGV in [gets] after reading it; the stress seed
+# 196621928 panicked so on a ~4 GiB line of a region). The drivers hand Tcl one buffer at a
+# time and cannot tell a [gets] from a [read] of a few bytes. Not a case to hit under Tcl 8.6:
+# such calls on a region or object of 2 GiB - 1 bytes or more go to a closed name instead.
+proc too_long_for_tcl8 {chan} {
+    if {$::tcl9 || ![alive $chan]} { return 0 }
+    foreach {pattern option} {mmap* -length posixshm* -size} {
+        if {[string match $pattern $chan] && ![catch {chan configure $chan $option} n] &&
+            $n >= 2147483647} {
+            return 1
+        }
+    }
+    return 0
+}
+
 # One random call: returns the command (a list) to run.
 proc random_call {} {
     set chan [our_channel]
     # Never the mapped files themselves (see random_channel), whatever name reached them.
     if {$chan in $::sources && $chan ni $::pipes || $chan in $::zero} { set chan file9999 }
+    set whole $chan
+    if {[too_long_for_tcl8 $chan]} { set whole file9999 }
     switch [rnd 24] {
         0 - 1 { return [list mmap {*}[args_mmap]] }
         2 { return [list mmap::sync {*}[args_sync]] }
@@ -375,8 +406,13 @@ proc random_call {} {
         14 { return [list chan configure {*}[args_configure $chan]] }
         15 { return [list chan seek $chan [pick $::numbers] {*}[maybe 0.7 [pick {start current end bogus}]]] }
         16 { return [list chan tell $chan] }
-        17 { return [list chan read {*}[maybe 0.2 "-nonewline"] $chan {*}[maybe 0.7 [read_count [pick $::numbers]]]] }
-        18 { return [list chan gets $chan {*}[maybe 0.5 "::line"]] }
+        17 {
+            # In the order of the draws before: a seed replays the same calls.
+            set nonewline [maybe 0.2 "-nonewline"]
+            set count [maybe 0.7 [read_count [pick $::numbers]]]
+            return [list chan read {*}$nonewline [expr {[llength $count] ? $chan : $whole}] {*}$count]
+        }
+        18 { return [list chan gets $whole {*}[maybe 0.5 "::line"]] }
         19 { return [list chan puts {*}[maybe 0.3 "-nonewline"] $chan [random_string]] }
         20 { return [list chan eof $chan] }
         21 { return [list chan event $chan [pick {readable writable bogus}] {*}[maybe 0.8 [event_script $chan]]] }
@@ -458,15 +494,35 @@ proc tally {name code} {
     dict incr ::stats "$name [expr {$code == 0 ? "ok" : "error"}]"
 }
 
-# Registers what a successful call made; keeps queues non-blocking (a blocking read of an
-# empty queue would wait for ever, as it should) and the number of channels bounded.
+# Registers what a successful call made; keeps queues and pipes non-blocking (a blocking read
+# of an empty queue or pipe would wait for ever, as it should) and the number of channels bounded.
 proc after_call {cmd code result} {
+    if {$code == 0 && [lrange $cmd 0 1] eq "chan copy" && "-command" in $cmd} {
+        lappend ::copies [list $::n {*}[lrange $cmd 2 5]]
+    }
+    # A queue no name reaches any more (unlinked, perhaps made again under its name) is
+    # drained by no one but the channels on it.
+    if {$code == 0 && [lrange $cmd 0 2] eq {posixipc mq unlink}} {
+        dict for {chan name} $::queue_of {
+            if {$name eq [lindex $cmd 3] && [alive $chan]} { dict set ::orphans $chan 1 }
+        }
+    }
     if {$code == 0 && ([lrange $cmd 0 0] eq "mmap" || [lrange $cmd 0 2] in {{posixipc mq open} {posixipc shm open}})} {
         if {![alive $result]} {
             failure "[lrange $cmd 0 2] returned \"$result\", which is not a channel"
         } else {
             lappend ::ours $result
             lappend ::seen $result
+            # The name is new: what was said of an older channel of that name is not of it.
+            dict set ::made $result $cmd
+            dict unset ::orphans $result
+            dict unset ::queue_of $result
+            set ::copies [lmap c $::copies { expr {$result in $c ? [continue] : $c} }]
+            if {[lrange $cmd 0 2] eq {posixipc mq open}} {
+                foreach word $cmd {
+                    if {$word in $::creatable} { dict set ::queue_of $result $word }
+                }
+            }
             puts "MADE $result"
         }
     }
@@ -474,6 +530,11 @@ proc after_call {cmd code result} {
         if {[string match posixmq* $chan] && [alive $chan]} {
             catch {chan configure $chan -blocking 0}
         }
+    }
+    # The pipes too: a random "chan configure fileN -blocking yes" on the read end, and the
+    # next gets waited for ever (seed 912345671, Tcl 8.6).
+    foreach chan $::pipes {
+        if {[alive $chan]} { catch {chan configure $chan -blocking 0} }
     }
     set ::ours [lmap chan $::ours { expr {[alive $chan] ? $chan : [continue]} }]
     set ::sources [lmap chan $::sources { expr {[alive $chan] ? $chan : [continue]} }]
@@ -538,6 +599,10 @@ proc check {cmd code result options} {
 # ---- the run ------------------------------------------------------------------------------
 
 set ::peak 0
+set ::made [dict create]      ;# channel -> the call that made it
+set ::copies {}               ;# {call input output -size n} of every background copy started
+set ::queue_of [dict create]  ;# queue channel -> the name it was opened by
+set ::orphans [dict create]   ;# queue channels whose name was unlinked since
 make_sources
 for {set n 1} {$n <= $calls} {incr n} {
     set cmd [random_call]
@@ -550,6 +615,13 @@ for {set n 1} {$n <= $calls} {incr n} {
     if {$n % 50 == 0} { pump }
     # Proves the mapping check at the end can see what the commands map.
     if {$n % 250 == 0} { set ::peak [expr {max($::peak, [llength [our_mappings]])}] }
+}
+if {$crash eq "crash"} {
+    # Small, to fit whatever is left of the user's queue budget.
+    posixipc mq open -maxmsg 1 -msgsize 16 $::long_name {RDWR CREAT}
+    posixipc shm open -size 4096 [lindex $::creatable 2] {RDWR CREAT}
+    puts "CRASH"
+    exec kill -KILL [pid]
 }
 
 # ---- clean up, then check nothing is left behind ------------------------------------------
@@ -577,6 +649,9 @@ while {[llength $left] && $stalled < 10} {
     foreach chan $left {
         if {![alive $chan]} continue
         if {[copy_would_dangle $chan]} {
+            # What it can read, it drains (mq receive reads the queue, not the channel, which
+            # the copy keeps busy): a copy of a queue into itself then moves on.
+            catch {while {![catch {posixipc mq receive -timeout 0 $chan}]} {}}
             lappend later $chan
             continue
         }
@@ -593,7 +668,7 @@ while {[llength $left] && $stalled < 10} {
     }
     set left $later
     if {[llength $left]} {
-        foreach name $::valid_names {
+        foreach name $::creatable {
             if {![catch {posixipc mq open $name {RDONLY NONBLOCK}} q]} {
                 while {![catch {posixipc mq receive $q}]} {}
                 close $q
@@ -603,24 +678,54 @@ while {[llength $left] && $stalled < 10} {
     }
     if {[pending_output $left] < $before} { set stalled 0 } else { incr stalled }
 }
-if {[llength $left]} { failure "still in a background copy with output pending: $left" }
+# What is left may be output no one can ever read, or a copy waiting for input no one can
+# ever write: a queue whose name was unlinked (a pipe whose other end is never used is the
+# same), and the channels copying into, or out of, one such (Tcl writes a partly filled
+# buffer only when it is full, flushed or closed, and neither can be done to a channel in a
+# copy). Tcl 8.6 cannot close them safely (copy_would_dangle): they
+# stay open, like any close Tcl defers. Anything else left is a failure: a copy whose output
+# a drain should have moved.
+set stuck [lmap chan $left { expr {[alive $chan] ? $chan : [continue]} }]
+set explained [lmap chan $stuck { expr {[dict exists $::orphans $chan] ? $chan : [continue]} }]
+for {set grew 1} {$grew} {} {
+    set grew 0
+    foreach copy $::copies {
+        lassign $copy _ in out
+        foreach {a b} [list $in $out $out $in] {
+            if {$a in $explained && $b in $stuck && $b ni $explained} {
+                lappend explained $b
+                set grew 1
+            }
+        }
+    }
+}
+foreach chan $stuck {
+    set why [expr {$chan in $explained ? "KEPT" : "STUCK"}]
+    puts "$why $chan: made by [expr {[dict exists $::made $chan] ? [dict get $::made $chan] : {?}}];\
+          copies [lsearch -all -inline -regexp $::copies "\\m$chan\\M"];\
+          [expr {[dict exists $::orphans $chan] ? "its queue's name was unlinked; " : ""}]\
+          [catch {chan configure $chan} c] $c; pending [catch {chan pending output $chan} p] $p"
+}
+incr ::deferred [llength $explained]
+set stuck [lmap chan $stuck { expr {$chan in $explained ? [continue] : $chan} }]
+if {[llength $stuck]} { failure "still in a background copy with output pending: $stuck" }
 # Queues may hold what a closed non-blocking channel could not flush yet: drain them so Tcl's
 # background flush finishes and lets the channel go.
-foreach name $::valid_names {
+foreach name $::creatable {
     if {![catch {posixipc mq open $name {RDONLY NONBLOCK}} q]} {
         while {![catch {posixipc mq receive $q}]} {}
         close $q
     }
 }
 pump
-foreach name $::valid_names {
+foreach name $::creatable {
     catch {posixipc mq unlink $name}
     catch {posixipc shm unlink $name}
 }
 foreach path $::fixtures { file delete $path }
-foreach name $::valid_names {
+foreach name $::creatable {
     set tail [string range $name 1 end]
-    foreach path [list /dev/shm/$tail /dev/shm/sem.$tail /dev/mqueue/$tail] {
+    foreach path [list /dev/shm/$tail /dev/shm/sem.$tail /dev/shm/$tail.lck /dev/mqueue/$tail] {
         if {[file exists $path]} { failure "$path left behind" }
     }
 }
@@ -628,7 +733,7 @@ foreach name $::valid_names {
 # two-byte form of it and create "/with\xC0\x80nul").
 foreach dir {/dev/shm /dev/mqueue} {
     foreach entry [glob -nocomplain -tails -directory $dir *] {
-        if {[string match *with*nul* $entry] || [string match *nnnnnnnnnn* $entry] ||
+        if {[string match *with*nul* $entry] || [string match *[string repeat n 254]* $entry] ||
             [string match "*sp ace*" $entry] || [string match *\u00e9* $entry]} {
             failure "$dir/$entry exists"
             catch {file delete $dir/$entry}
