@@ -8,9 +8,9 @@
 //
 // Filling a new buffer of many megabytes costs one page fault per 4 KiB page, and where page
 // faults are expensive (virtual machines) those faults, not the copy, set the speed. In
-// bench/results/latest.md (run of 21 November 2026), copying a 256 MiB file's mapping took
-// 293.57 ms into a new buffer, 78.67 ms into a new buffer with huge pages advised
-// (MADV_HUGEPAGE) and pre-faulted in one call (MADV_POPULATE_WRITE), as here, and 54.79 ms
+// bench/results/latest.md (run of 2 December 2026), copying a 256 MiB file's mapping took
+// 183.80 ms into a new buffer, 39.96 ms into a new buffer with huge pages advised
+// (MADV_HUGEPAGE) and pre-faulted in one call (MADV_POPULATE_WRITE), as here, and 23.12 ms
 // into a reused buffer (the copy alone). Used by the bindings when they build a large
 // result, such as the Tcl command mmap::read.
 

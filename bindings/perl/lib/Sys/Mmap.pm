@@ -602,8 +602,8 @@ Scripts written for 0.20 or 0.21 run unchanged. What differs, and why:
 warns that this is much slower than C<mmap>). Now the variable is the mapped memory with
 variable magic; only operations that change it do any work. C<tied> still returns the
 object, with no C<FETCH> behind reads. In the benchmarks of the sources
-(F<bench/results/latest.md>, run of 21 November 2026), a random 64-byte C<substr> of a
-C<new()> variable of 1 MiB took 29.32 µs with 0.20 and 70.1 ns with this module: 418.44
+(F<bench/results/latest.md>, run of 2 December 2026), a random 64-byte C<substr> of a
+C<new()> variable of 1 MiB took 24.96 µs with 0.20 and 62.3 ns with this module: 400.46
 times faster.
 
 =item A value longer than the region is cut to it
