@@ -203,18 +203,7 @@ int set_option_proc(void* /*instance*/, Tcl_Interp* interp, const char* name,
                     const char* /*value*/) noexcept {
   for (const char* option : option_names) {
     if (std::strcmp(name, option) == 0) {
-      if (interp != nullptr) {
-        Tcl_SetObjResult(interp, Tcl_ObjPrintf("option \"%s\" is read-only: it is fixed when "
-                                               "the region is mapped",
-                                               name));
-        // Built from Tcl values: nothing here may throw into Tcl.
-        Tcl_Obj* code = Tcl_NewStringObj(mmipc::tcl::code_readonly.data(),
-                                         static_cast<Tcl_Size>(mmipc::tcl::code_readonly.size()));
-        Tcl_ListObjAppendElement(nullptr, code, Tcl_NewStringObj(name, -1));
-        Tcl_SetObjErrorCode(interp, code);
-      }
-      Tcl_SetErrno(EINVAL);
-      return TCL_ERROR;
+      return mmipc::tcl::refuse_read_only_option(interp, name, "the region is mapped");
     }
   }
   // None of the driver's options can be set: list only the generic ones.

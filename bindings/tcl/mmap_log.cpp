@@ -36,9 +36,9 @@
 #include <string_view>
 #include <thread>
 
+#include "ipc_args.hpp"
 #include "mmipc/error.hpp"
 #include "mmipc/guarded_copy.hpp"
-#include "ipc_args.hpp"
 #include "mmipc/ring_log.hpp"
 #include "mmipc/timeout.hpp"
 #include "tcl_support.hpp"
@@ -97,25 +97,6 @@ struct follow_event {
 
 // ---- errors ------------------------------------------------------------------------------
 
-// Stores on `channel` the error that Tcl's read, gets, puts, flush and close report, as
-// "error reading "<channel>": <text>", with `code` (a list) as errorCode.
-void set_channel_error(Tcl_Channel channel, bool reading, std::string_view text, Tcl_Obj* code) {
-  std::string message = reading ? "error reading \"" : "error writing \"";
-  message += Tcl_GetChannelName(channel);
-  message += "\": ";
-  message += text;
-  Tcl_Obj* error = Tcl_NewListObj(0, nullptr);
-  Tcl_ListObjAppendElement(nullptr, error, Tcl_NewStringObj("-code", -1));
-  Tcl_ListObjAppendElement(nullptr, error, Tcl_NewIntObj(TCL_ERROR));
-  Tcl_ListObjAppendElement(nullptr, error, Tcl_NewStringObj("-level", -1));
-  Tcl_ListObjAppendElement(nullptr, error, Tcl_NewIntObj(0));
-  Tcl_ListObjAppendElement(nullptr, error, Tcl_NewStringObj("-errorcode", -1));
-  Tcl_ListObjAppendElement(nullptr, error, code);
-  Tcl_ListObjAppendElement(nullptr, error,
-                           Tcl_NewStringObj(message.data(), static_cast<Tcl_Size>(message.size())));
-  Tcl_SetChannelError(channel, error);
-}
-
 // errno for an exception caught in a driver procedure of a log channel, with the core's
 // message stored on the channel. Call from inside a catch block.
 int log_exception_errno(Tcl_Channel channel, bool reading) noexcept {
@@ -125,18 +106,13 @@ int log_exception_errno(Tcl_Channel channel, bool reading) noexcept {
     return mmipc::tcl::channel_exception_errno(channel, reading);
   } catch (const mmipc::os_error& e) {
     const int err = e.error_number();
-    Tcl_Obj* code = Tcl_NewListObj(0, nullptr);
-    Tcl_ListObjAppendElement(nullptr, code, Tcl_NewStringObj("POSIX", -1));
-    errno = err;
-    Tcl_ListObjAppendElement(nullptr, code, Tcl_NewStringObj(Tcl_ErrnoId(), -1));
-    Tcl_ListObjAppendElement(nullptr, code, Tcl_NewStringObj(Tcl_ErrnoMsg(err), -1));
-    set_channel_error(channel, reading, e.what(), code);
+    mmipc::tcl::set_channel_error(channel, reading, e.what(), mmipc::tcl::posix_error_code(err));
     return err;
   } catch (const std::invalid_argument& e) {
     // A record too large for the log (writing), a damaged log (reading).
     const std::string code =
         mmipc::tcl::error_code(mmipc::tcl::code_invalid, reading ? "path" : "data");
-    set_channel_error(channel, reading, e.what(), Tcl_NewStringObj(code.c_str(), -1));
+    mmipc::tcl::set_channel_error(channel, reading, e.what(), Tcl_NewStringObj(code.c_str(), -1));
     return EINVAL;
   } catch (...) {
     return mmipc::tcl::current_exception_errno();
@@ -370,17 +346,7 @@ int output_proc(void* instance, const char* buf, int to_write, int* error_code) 
 int set_option_proc(void* /*instance*/, Tcl_Interp* interp, const char* name,
                     const char* /*value*/) noexcept {
   if (std::strcmp(name, "-follow") == 0) {
-    if (interp != nullptr) {
-      Tcl_SetObjResult(interp, Tcl_NewStringObj("option \"-follow\" is read-only: it is fixed "
-                                                "when the log is opened",
-                                                -1));
-      Tcl_Obj* code = Tcl_NewStringObj(mmipc::tcl::code_readonly.data(),
-                                       static_cast<Tcl_Size>(mmipc::tcl::code_readonly.size()));
-      Tcl_ListObjAppendElement(nullptr, code, Tcl_NewStringObj(name, -1));
-      Tcl_SetObjErrorCode(interp, code);
-    }
-    Tcl_SetErrno(EINVAL);
-    return TCL_ERROR;
+    return mmipc::tcl::refuse_read_only_option(interp, name, "the log is opened");
   }
   return Tcl_BadChannelOption(interp, name, "");  // none to set: only the generic ones
 }

@@ -153,6 +153,39 @@ inline int current_exception_errno() noexcept {
   }
 }
 
+/// The errorCode `POSIX <ERRNAME> {<text>}` of `err`, as Tcl's own channels set it (sets errno,
+/// through which Tcl_ErrnoId() names it).
+inline Tcl_Obj* posix_error_code(int err) noexcept {
+  errno = err;
+  Tcl_Obj* code = Tcl_NewListObj(0, nullptr);
+  Tcl_ListObjAppendElement(nullptr, code, Tcl_NewStringObj("POSIX", -1));
+  Tcl_ListObjAppendElement(nullptr, code, Tcl_NewStringObj(Tcl_ErrnoId(), -1));
+  Tcl_ListObjAppendElement(nullptr, code, Tcl_NewStringObj(Tcl_ErrnoMsg(err), -1));
+  return code;
+}
+
+/// Stores on `chan` the error that Tcl's read, gets, puts, flush and close then report instead
+/// of the bare errno text: `error reading "<channel>": <text>` (`error writing` when not
+/// `reading`), with `code` (a list) as errorCode. This is the error as Tcl's channel layer
+/// expects it from a driver: return options, then the message.
+inline void set_channel_error(Tcl_Channel chan, bool reading, std::string_view text,
+                              Tcl_Obj* code) noexcept {
+  std::string message = reading ? "error reading \"" : "error writing \"";
+  message += Tcl_GetChannelName(chan);
+  message += "\": ";
+  message += text;
+  Tcl_Obj* error = Tcl_NewListObj(0, nullptr);
+  Tcl_ListObjAppendElement(nullptr, error, Tcl_NewStringObj("-code", -1));
+  Tcl_ListObjAppendElement(nullptr, error, Tcl_NewIntObj(TCL_ERROR));
+  Tcl_ListObjAppendElement(nullptr, error, Tcl_NewStringObj("-level", -1));
+  Tcl_ListObjAppendElement(nullptr, error, Tcl_NewIntObj(0));
+  Tcl_ListObjAppendElement(nullptr, error, Tcl_NewStringObj("-errorcode", -1));
+  Tcl_ListObjAppendElement(nullptr, error, code);
+  Tcl_ListObjAppendElement(nullptr, error,
+                           Tcl_NewStringObj(message.data(), static_cast<Tcl_Size>(message.size())));
+  Tcl_SetChannelError(chan, error);
+}
+
 /// errno for an exception caught in a channel driver's input or output procedure, as
 /// current_exception_errno(). When the exception is a lost_pages_error (the mapped file shrank
 /// under the mapping, its filesystem had no room for a page of a sparse file, or its storage
@@ -166,34 +199,35 @@ inline int channel_exception_errno(Tcl_Channel chan, bool reading) noexcept {
   } catch (const mmipc::lost_pages_error& e) {
     const int err = e.error_number();
     if (chan != nullptr) {
-      std::string message = reading ? "error reading \"" : "error writing \"";
-      message += Tcl_GetChannelName(chan);
-      message += "\": ";
-      message += e.explanation();  // the core's words for the three cases
-      message += ": ";
-      message += Tcl_ErrnoMsg(err);
-      // The error as Tcl's channel layer expects it from a driver: return options, then the
-      // message (it sets the interpreter's result and errorCode from them).
-      errno = err;  // Tcl_ErrnoId() names errno
-      Tcl_Obj* code = Tcl_NewListObj(0, nullptr);
-      Tcl_ListObjAppendElement(nullptr, code, Tcl_NewStringObj("POSIX", -1));
-      Tcl_ListObjAppendElement(nullptr, code, Tcl_NewStringObj(Tcl_ErrnoId(), -1));
-      Tcl_ListObjAppendElement(nullptr, code, Tcl_NewStringObj(Tcl_ErrnoMsg(err), -1));
-      Tcl_Obj* error = Tcl_NewListObj(0, nullptr);
-      Tcl_ListObjAppendElement(nullptr, error, Tcl_NewStringObj("-code", -1));
-      Tcl_ListObjAppendElement(nullptr, error, Tcl_NewIntObj(TCL_ERROR));
-      Tcl_ListObjAppendElement(nullptr, error, Tcl_NewStringObj("-level", -1));
-      Tcl_ListObjAppendElement(nullptr, error, Tcl_NewIntObj(0));
-      Tcl_ListObjAppendElement(nullptr, error, Tcl_NewStringObj("-errorcode", -1));
-      Tcl_ListObjAppendElement(nullptr, error, code);
-      Tcl_ListObjAppendElement(
-          nullptr, error, Tcl_NewStringObj(message.data(), static_cast<Tcl_Size>(message.size())));
-      Tcl_SetChannelError(chan, error);
+      // The core's words for the three cases, then the system's.
+      std::string text = e.explanation();
+      text += ": ";
+      text += Tcl_ErrnoMsg(err);
+      set_channel_error(chan, reading, text, posix_error_code(err));
     }
+    errno = err;
     return err;
   } catch (...) {
     return current_exception_errno();
   }
+}
+
+/// Refuses, from a driver's setOptionProc, to set the read-only option `name` of a channel
+/// whose `what` (e.g. "the region is mapped") fixed it: `option "-length" is read-only: it is
+/// fixed when the region is mapped`, errorCode `MMIPC READONLY -length`, errno EINVAL.
+inline int refuse_read_only_option(Tcl_Interp* interp, const char* name,
+                                   const char* what) noexcept {
+  if (interp != nullptr) {
+    Tcl_SetObjResult(interp,
+                     Tcl_ObjPrintf("option \"%s\" is read-only: it is fixed when %s", name, what));
+    // Built from Tcl values: nothing here may throw into Tcl.
+    Tcl_Obj* code =
+        Tcl_NewStringObj(code_readonly.data(), static_cast<Tcl_Size>(code_readonly.size()));
+    Tcl_ListObjAppendElement(nullptr, code, Tcl_NewStringObj(name, -1));
+    Tcl_SetObjErrorCode(interp, code);
+  }
+  Tcl_SetErrno(EINVAL);
+  return TCL_ERROR;
 }
 
 /// A driver's seek mode (SEEK_SET, SEEK_CUR, SEEK_END) as the core's origin; false (the

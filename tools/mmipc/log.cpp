@@ -16,10 +16,10 @@
 
 #include "cli.hpp"
 #include "groups.hpp"
+#include "ipc_args.hpp"
 #include "json.hpp"
 #include "mmipc/error.hpp"
 #include "mmipc/guarded_copy.hpp"
-#include "ipc_args.hpp"
 #include "mmipc/ring_log.hpp"
 
 namespace mmipc::cli {
