@@ -383,6 +383,16 @@ CLI::Validator mode_check() {
   return check_with("OCTAL", [](std::string_view text) { parse_octal_permissions(text); });
 }
 
+void add_size_option(CLI::App& command, std::string& size, const std::string& what) {
+  command.add_option("--size", size, what)->type_name("N")->required()->check(size_check());
+}
+
+void add_mode_option(CLI::App& command, std::optional<std::string>& mode) {
+  command.add_option("--mode", mode, "Permissions in octal (default 666, less the umask)")
+      ->type_name("OCTAL")
+      ->check(mode_check());
+}
+
 mode_t default_mode() {
   return open_request{}.permissions;
 }

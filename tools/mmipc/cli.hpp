@@ -103,6 +103,11 @@ CLI::Validator seconds_check();
 /// Permissions in octal, as chmod takes them ("640"), checked by the core.
 CLI::Validator mode_check();
 
+/// The options every create command has: `--size N` (required, K/M/G suffixes; `what` says
+/// what it measures) and `--mode OCTAL` (default: default_mode()), into `size` and `mode`.
+void add_size_option(CLI::App& command, std::string& size, const std::string& what);
+void add_mode_option(CLI::App& command, std::optional<std::string>& mode);
+
 /// The default permissions of what the tool creates: the core's, as for the Tcl package
 /// (0666, less the umask).
 mode_t default_mode();

@@ -359,13 +359,8 @@ void add_log_commands(CLI::App& program) {
       add_command(*log, "create", "Create a ring log file of a fixed size (fails if it exists)",
                   "log create FILE --size N [--mode OCTAL]", [cr] { create(*cr); });
   c->add_option("FILE", cr->path, "The log file")->type_name("")->required();
-  c->add_option("--size", cr->size, "Size of the file in bytes, K/M/G suffixes (header included)")
-      ->type_name("N")
-      ->required()
-      ->check(size_check());
-  c->add_option("--mode", cr->mode, "Permissions in octal (default 666, less the umask)")
-      ->type_name("OCTAL")
-      ->check(mode_check());
+  add_size_option(*c, cr->size, "Size of the file in bytes, K/M/G suffixes (header included)");
+  add_mode_option(*c, cr->mode);
 
   auto ap = std::make_shared<append_options>();
   c = add_command(*log, "append",

@@ -386,9 +386,7 @@ void add_mq_commands(CLI::App& program) {
                 "Largest message in bytes, K/M/G suffixes (default: the system's)")
       ->type_name("N")
       ->check(size_check());
-  c->add_option("--mode", cr->mode, "Permissions in octal (default 666, less the umask)")
-      ->type_name("OCTAL")
-      ->check(mode_check());
+  add_mode_option(*c, cr->mode);
 
   auto se = std::make_shared<send_options>();
   c = add_command(

@@ -387,13 +387,8 @@ void add_shm_commands(CLI::App& program) {
   c->add_option("NAME", cr->name, "Object name (/board; a missing leading / is added)")
       ->type_name("")
       ->required();
-  c->add_option("--size", cr->size, "Size in bytes, K/M/G suffixes")
-      ->type_name("N")
-      ->required()
-      ->check(size_check());
-  c->add_option("--mode", cr->mode, "Permissions in octal (default 666, less the umask)")
-      ->type_name("OCTAL")
-      ->check(mode_check());
+  add_size_option(*c, cr->size, "Size in bytes, K/M/G suffixes");
+  add_mode_option(*c, cr->mode);
 
   auto ca = std::make_shared<cat_options>();
   c = add_command(*shm, "cat", "Print the object's bytes, read under its semaphore",
