@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -223,6 +224,18 @@ struct cat_options {
 // copied in pieces of this size, each whole.
 constexpr std::size_t cat_piece = 64 << 20;
 
+// The object's lock, waited for with the signals that signals_held holds let in, so that a
+// Ctrl-C while another process holds it ends the command at once (cli.md), having changed
+// nothing; once it is held they wait again, so the copy under it is done whole.
+shared_memory::lock_guard lock_letting_signals_in(const shared_memory& shm) {
+  std::optional<shared_memory::lock_guard> guard;
+  let_signals_in([&] {
+    guard.emplace(shm.lock());
+    return true;
+  });
+  return std::move(*guard);
+}
+
 void cat(const cat_options& o) {
   const std::string name = ipc_name(o.name);
   try {
@@ -256,7 +269,7 @@ void cat(const cat_options& o) {
         // One hold of the semaphore for the piece: a block that another process writes whole
         // is seen whole, before or after; the semaphore is released before a Ctrl-C acts.
         signals_held held;
-        got = shm.read_at(offset + done, data);
+        got = lock_letting_signals_in(shm).read_at(offset + done, data);
       }
       data.resize(got);
       write_all(o.hex ? std::string_view(hex.add(data))
@@ -324,7 +337,10 @@ void write(const write_options& o) {
     if (offset > shm.size() || data.size() > shm.size() - offset) {
       throw refuse(data.size(), shm.size());
     }
-    if (!data.empty()) shm.write_at(offset, std::as_bytes(std::span(data.data(), data.size())));
+    if (!data.empty()) {
+      lock_letting_signals_in(shm).write_at(offset,
+                                            std::as_bytes(std::span(data.data(), data.size())));
+    }
   } catch (...) {
     throw failure_of_current_exception(name);
   }

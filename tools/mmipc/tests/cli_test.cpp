@@ -48,6 +48,8 @@ using namespace std::chrono_literals;
 using mmipc::message_queue;
 using mmipc::shared_memory;
 using mmipc::testing::bytes_of;
+using mmipc::testing::reap;
+using mmipc::testing::spawn;
 using mmipc::testing::temp_file;
 using mmipc::testing::unique_name;
 
@@ -1739,6 +1741,43 @@ TEST(CliShmTest, CatAndWriteWaitWhileAnotherProcessHoldsTheObject) {
     EXPECT_TRUE(r.out == std::string(8, '\0') || r.out == "new" + std::string(5, '\0')) << r;
   }
   EXPECT_EQ(file_contents(s.path()), "new" + std::string(5, '\0'));
+}
+
+// A holder that dies (kill -9) with the object locked does not stop the tool: its waiting
+// write goes on as soon as the kernel hands the lock over, as for the Tcl channels. And a
+// Ctrl-C while the tool waits for a live holder ends it with 130, the object untouched.
+TEST(CliShmTest, AHolderKilledWithTheLockDoesNotStopCatNorWriteAndCtrlCEndsAWait) {
+  object s;
+  ASSERT_EQ(mmipc({"shm", "create", s.name, "--size", "8"}).status, 0);
+  int ready[2];
+  ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  const pid_t holder = spawn([&] {
+    auto shm = shared_memory::open(s.name, O_RDWR);
+    auto guard = shm.lock();
+    const char byte = 1;
+    if (::write(ready[1], &byte, 1) != 1) ::_exit(3);
+    for (;;) ::pause();
+    return 0;
+  });
+  ::close(ready[1]);
+  char byte = 0;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+  ::close(ready[0]);
+  // Waiting for a live holder: Ctrl-C ends it at once, nothing written.
+  process waiting(tool({"shm", "write", s.name, "no"}));
+  EXPECT_TRUE(waiting.still_running_after(200ms));
+  waiting.signal(SIGINT);
+  EXPECT_EQ(waiting.finish({}, 30s).status, 130);
+  EXPECT_EQ(file_contents(s.path()), std::string(8, '\0'));
+  // The holder dies holding the lock: the waiting write and a cat after it go through.
+  process writer(tool({"shm", "write", s.name, "new"}));
+  EXPECT_TRUE(writer.still_running_after(200ms));
+  ASSERT_EQ(::kill(holder, SIGKILL), 0);
+  EXPECT_EQ(reap(holder), 128 + SIGKILL);
+  EXPECT_EQ(writer.finish({}, 30s).status, 0);
+  outcome c = mmipc({"shm", "cat", s.name, "--length", "3"});
+  EXPECT_EQ(c.status, 0) << c;
+  EXPECT_EQ(c.out, "new");
 }
 
 // The torn-block check of posixipc.test 8.6, with `mmipc shm cat` as one reader: Tcl writers
