@@ -39,6 +39,7 @@ namespace {
 using mmipc::log_record;
 using mmipc::ring_log;
 using mmipc::ring_log_error;
+using mmipc::ring_log_reader;
 using mmipc::testing::log_path;
 using mmipc::testing::read_as_documented;
 using mmipc::testing::reap;
@@ -218,6 +219,51 @@ TEST(RingLogTest, ReopeningContinuesAfterTheLastRecord) {
   for (std::size_t i = 1; i < after.size(); ++i) EXPECT_EQ(after[i].seq, after[i - 1].seq + 1);
   EXPECT_EQ(after[after.size() - 2].data, "before 19");
   EXPECT_GE(after.front().seq, before.front().seq);
+}
+
+// A ring_log or reader with nothing open (made by default, or moved from) refuses every
+// operation with os_error(EBADF) naming it, never crashes; its bool is false; a moved-to one
+// carries on with the log.
+TEST(RingLogTest, AnEmptyOrMovedFromLogAndReaderRefuseEveryOperationWithEbadf) {
+  using mmipc::testing::errno_of;
+  log_path path;
+  ring_log none;
+  EXPECT_FALSE(none);
+  auto log = ring_log::create(path, 4096 + 512);
+  EXPECT_TRUE(log);
+  EXPECT_EQ(log.append("one"), 1u);
+  auto reader = log.reader();
+  ring_log moved = std::move(log);
+  ring_log_reader moved_reader = std::move(reader);
+  ring_log_reader no_reader;
+  for (ring_log* empty : {&none, &log}) {
+    EXPECT_FALSE(*empty);
+    EXPECT_EQ(errno_of([&] { empty->append("no"); }), EBADF);
+    EXPECT_EQ(errno_of([&] { empty->sync(); }), EBADF);
+    EXPECT_EQ(errno_of([&] { (void)empty->stats(); }), EBADF);
+    EXPECT_EQ(errno_of([&] { (void)empty->reader(); }), EBADF);
+    EXPECT_EQ(errno_of([&] { (void)empty->reader(1); }), EBADF);
+    EXPECT_EQ(errno_of([&] { (void)empty->path(); }), EBADF);
+    EXPECT_EQ(errno_of([&] { (void)empty->capacity(); }), EBADF);
+    EXPECT_EQ(errno_of([&] { (void)empty->max_record_size(); }), EBADF);
+  }
+  for (ring_log_reader* empty : {&no_reader, &reader}) {
+    EXPECT_EQ(errno_of([&] { (void)empty->next(); }), EBADF);
+    EXPECT_EQ(errno_of([&] { (void)empty->next_batch(); }), EBADF);
+    EXPECT_EQ(errno_of([&] { (void)empty->wait_for(std::chrono::milliseconds(1)); }), EBADF);
+    EXPECT_EQ(errno_of([&] { (void)empty->next_for(std::chrono::milliseconds(1)); }), EBADF);
+  }
+  try {
+    none.append("no");
+    ADD_FAILURE() << "append on an empty ring_log did not throw";
+  } catch (const mmipc::os_error& e) {
+    EXPECT_NE(std::string(e.what()).find("none open"), std::string::npos) << e.what();
+  }
+  // The moved-to ones carry on.
+  EXPECT_EQ(moved.append("two"), 2u);
+  const auto first = moved_reader.next();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->seq, 1u);
 }
 
 // The reference: the layout rules of ring-log.md and doc/ring-log-format.md in a few lines

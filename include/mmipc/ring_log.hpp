@@ -115,6 +115,8 @@ struct log_stats {
 /// Keeps the log's file mapped while it lives. Not for concurrent use by several threads.
 class ring_log_reader {
  public:
+  /// Nothing open, as is a moved-from reader: next(), next_batch(), wait_for() and
+  /// next_for() throw os_error(EBADF).
   ring_log_reader() noexcept = default;
   ring_log_reader(ring_log_reader&&) noexcept = default;
   ring_log_reader& operator=(ring_log_reader&&) noexcept = default;
@@ -189,7 +191,8 @@ class ring_log {
   /// os_error when the file cannot be opened, ring_log_error when it is not a valid log.
   static ring_log open(const std::filesystem::path& path, bool writable = true);
 
-  /// Nothing open.
+  /// Nothing open, as is a moved-from log: every operation but destruction, assignment and
+  /// `bool` throws os_error(EBADF) ("ring log (none open)").
   ring_log() noexcept = default;
   ring_log(ring_log&&) noexcept = default;
   ring_log& operator=(ring_log&&) noexcept = default;
