@@ -41,8 +41,13 @@ struct sigaction previous_action;
 std::atomic<bool> installed{false};
 std::once_flag install_once;
 
+// mapping::page_size(), copied here by install_sigbus_guard (before any guarded access can
+// run): setting up a guard, on every ring log append, reads a plain variable instead of
+// calling a function with a guarded static.
+std::uintptr_t guard_page_size = 0;
+
 std::uintptr_t page_size() noexcept {
-  return static_cast<std::uintptr_t>(mapping::page_size());
+  return guard_page_size;
 }
 
 bool recoverable(const siginfo_t* info) {
@@ -108,10 +113,11 @@ void on_sigbus(int sig, siginfo_t* info, void* context) {
 }
 
 void set_range(recovery_point& point, int i, const void* p, std::size_t n) {
-  const std::uintptr_t mask = ~(page_size() - 1);
+  const std::uintptr_t page = page_size();
+  const std::uintptr_t mask = ~(page - 1);
   const auto first = reinterpret_cast<std::uintptr_t>(p);
   point.begin[i] = first & mask;
-  point.end[i] = ((first + n - 1) & mask) + page_size();
+  point.end[i] = ((first + n - 1) & mask) + page;
 }
 
 // Back from the handler: withdraw the recovery point and let SIGBUS through again. The
@@ -159,7 +165,7 @@ const char* lost_pages_error::explanation() const noexcept {
 
 void install_sigbus_guard() {
   std::call_once(install_once, [] {
-    page_size();  // computed here, not in a handler
+    guard_page_size = static_cast<std::uintptr_t>(mapping::page_size());  // not in a handler
     // Read the previous action before installing ours, so a fault in another thread never
     // finds previous_action half written.
     if (::sigaction(SIGBUS, nullptr, &previous_action) != 0) throw_errno("sigaction", "SIGBUS");

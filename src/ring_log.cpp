@@ -64,6 +64,10 @@ struct log_state {
   std::uint64_t file_size = 0;
   std::uint64_t max_record = 0;
   robust_mutex* lock = nullptr;
+  // This process's boot and PID namespace (detail::boot_fingerprint, pid_namespace_id), read
+  // once when the log is opened, for the owner stamp each writer checks (stamp_owner).
+  std::uint64_t boot = 0;
+  std::uint64_t pidns = 0;
   // Set when this process's hold on the writers' lock was lost with the header's page (the
   // file was truncated under a writer): glibc still lists the lock among the thread's robust
   // mutexes, so its address must stay mapped for good.
@@ -99,8 +103,9 @@ std::atomic_ref<T> atom(T& field) noexcept {
   return std::atomic_ref<T>(field);
 }
 
-[[noreturn]] void damaged(const log_state& s, const std::string& what) {
-  throw ring_log_error(s.path, "damaged ring log: " + what);
+// Cold and out of line: the checks on the append path build no string.
+[[noreturn, gnu::cold, gnu::noinline]] void damaged(const log_state& s, const char* what) {
+  throw ring_log_error(s.path, std::string("damaged ring log: ") + what);
 }
 
 std::int64_t realtime_ns() noexcept {
@@ -406,29 +411,45 @@ bool newest_agrees(const log_state& s) {
 // Says who holds the lock now, so that a waiter can later tell this holder from a thread
 // the kernel never knew. Fields first, then the thread id (release): a waiter that reads
 // the same id before and after the fields has this holder's.
-void stamp_owner(log_state& s) {
+// The thread's id and start time, as stamp_owner last looked them up (one thread-local
+// access per append).
+struct thread_stamp {
+  std::uint32_t tid = 0;
+  std::uint64_t start = 0;
+};
+
+[[gnu::noinline]] void write_stamp(log_state& s, std::uint32_t me, thread_stamp& mine) {
   auto& h = *s.header;
-  const auto me = static_cast<std::uint32_t>(s.lock->holder());  // from the word we own
-  thread_local std::uint32_t cached_tid = 0;
-  thread_local std::uint64_t cached_start = 0;
-  if (cached_tid != me) {
-    cached_tid = me;
-    cached_start = detail::thread_start_time(static_cast<pid_t>(me));
+  if (mine.tid != me) {
+    mine.tid = me;
+    mine.start = detail::thread_start_time(static_cast<pid_t>(me));
   }
-  const std::uint64_t boot = detail::boot_fingerprint();
-  const std::uint64_t pidns = detail::pid_namespace_id();
   if (atom(h.owner_tid).load(std::memory_order_relaxed) == me &&
-      atom(h.owner_start).load(std::memory_order_relaxed) == cached_start &&
-      atom(h.owner_boot).load(std::memory_order_relaxed) == boot &&
-      atom(h.owner_pidns).load(std::memory_order_relaxed) == pidns) {
+      atom(h.owner_start).load(std::memory_order_relaxed) == mine.start &&
+      atom(h.owner_boot).load(std::memory_order_relaxed) == s.boot &&
+      atom(h.owner_pidns).load(std::memory_order_relaxed) == s.pidns) {
     return;
   }
   atom(h.owner_tid).store(0, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);
-  atom(h.owner_start).store(cached_start, std::memory_order_relaxed);
-  atom(h.owner_boot).store(boot, std::memory_order_relaxed);
-  atom(h.owner_pidns).store(pidns, std::memory_order_relaxed);
+  atom(h.owner_start).store(mine.start, std::memory_order_relaxed);
+  atom(h.owner_boot).store(s.boot, std::memory_order_relaxed);
+  atom(h.owner_pidns).store(s.pidns, std::memory_order_relaxed);
   atom(h.owner_tid).store(me, std::memory_order_release);
+}
+
+inline void stamp_owner(log_state& s) {
+  auto& h = *s.header;
+  const auto me = static_cast<std::uint32_t>(s.lock->holder());  // from the word we own
+  thread_local thread_stamp mine;
+  // The common case (this thread held the lock last): the stamp is already this thread's.
+  if (mine.tid == me && atom(h.owner_tid).load(std::memory_order_relaxed) == me &&
+      atom(h.owner_start).load(std::memory_order_relaxed) == mine.start &&
+      atom(h.owner_boot).load(std::memory_order_relaxed) == s.boot &&
+      atom(h.owner_pidns).load(std::memory_order_relaxed) == s.pidns) [[likely]] {
+    return;
+  }
+  write_stamp(s, me, mine);
 }
 
 // Watches a holder that keeps the lock for long.
@@ -461,8 +482,8 @@ bool holder_is_lost(const log_state& s, holder_watch& watch) {
   if (stamp_is_holders) {
     watch.unstamped_since = {};
     watch.tid = holder;
-    const std::uint64_t my_boot = detail::boot_fingerprint();
-    const std::uint64_t my_pidns = detail::pid_namespace_id();
+    const std::uint64_t my_boot = s.boot;
+    const std::uint64_t my_pidns = s.pidns;
     if (boot != 0 && my_boot != 0 && boot != my_boot) return true;
     if (pidns != 0 && my_pidns != 0 && pidns != my_pidns) return false;
     if (presence == detail::thread_presence::gone) return true;
@@ -510,12 +531,11 @@ void bump(std::uint64_t& counter) {
   atom(counter).store(atom(counter).load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
-// Takes the writers' lock and leaves the log repaired if a writer died holding it.
-// With `wait` false, gives up (returns false) when another thread holds the lock.
-bool lock_writers(log_state& s, volatile bool& locked, bool wait = true) {
-  if (!s.lock->valid()) damaged(s, "its writers' lock does not hold a lock");
+// The rest of lock_writers, out of line: the lock busy or its holder dead, or a repair to
+// make.
+[[gnu::noinline]] bool lock_writers_slow(log_state& s, volatile bool& locked, bool wait,
+                                         std::optional<lock_status> got) {
   bool recovered = false;
-  std::optional<lock_status> got = s.lock->try_lock();
   if (!got && !wait) return false;
   if (!got) got = wait_for_lock(s, recovered);
   locked = true;
@@ -533,6 +553,21 @@ bool lock_writers(log_state& s, volatile bool& locked, bool wait = true) {
     atom(h.repair_pending).store(0, std::memory_order_relaxed);
     bump(h.repairs);
   }
+  return true;
+}
+
+// Takes the writers' lock and leaves the log repaired if a writer died holding it.
+// With `wait` false, gives up (returns false) when another thread holds the lock.
+inline bool lock_writers(log_state& s, volatile bool& locked, bool wait = true) {
+  if (!s.lock->valid()) [[unlikely]]
+    damaged(s, "its writers' lock does not hold a lock");
+  const std::optional<lock_status> got = s.lock->try_lock();
+  if (got != lock_status::acquired ||
+      atom(s.header->repair_pending).load(std::memory_order_relaxed) != 0) [[unlikely]] {
+    return lock_writers_slow(s, locked, wait, got);
+  }
+  locked = true;
+  stamp_owner(s);
   return true;
 }
 
@@ -656,6 +691,8 @@ std::shared_ptr<log_state> open_state(unique_fd fd, const std::filesystem::path&
   s->max_record = std::min<std::uint64_t>(h->capacity - lf::record_header_size,
                                           UINT32_MAX & ~(lf::record_alignment - 1));
   s->lock = std::launder(reinterpret_cast<robust_mutex*>(s->header->lock));
+  s->boot = detail::boot_fingerprint();
+  s->pidns = detail::pid_namespace_id();
   bool lock_ok = true;
   bool state_ok = true;
   guarded(*s, "open", [&] {

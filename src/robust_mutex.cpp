@@ -33,7 +33,7 @@ struct mutex_attributes {
 };
 
 // pthread_mutex_* report errors as return values, not in errno.
-std::optional<lock_status> interpret(int err, const char* op) {
+[[gnu::noinline]] std::optional<lock_status> interpret(int err, const char* op) {
   switch (err) {
     case 0:
       return lock_status::acquired;
@@ -81,24 +81,33 @@ lock_status robust_mutex::lock() {
   return *try_lock_for_ns(forever);
 }
 
-std::optional<lock_status> robust_mutex::try_lock() {
-  const int err = ::pthread_mutex_trylock(&mutex_);
-  if (err == ENOTRECOVERABLE) {
-    // glibc's trylock (2.36) learns that a mutex is not recoverable only after taking its word,
-    // and then does not give the word back (it compares the wrong value before unlocking):
-    // the mutex would stay held by this thread, and the next attempt say EDEADLK instead of
-    // ENOTRECOVERABLE. Give it back, waking whoever waits, as pthread_mutex_lock would.
-    std::atomic_ref<int> word(mutex_.__data.__lock);
-    int seen = word.load();
-    while ((static_cast<unsigned>(seen) & FUTEX_TID_MASK) == static_cast<unsigned>(::gettid())) {
-      if (word.compare_exchange_weak(seen, 0)) {
-        if ((static_cast<unsigned>(seen) & FUTEX_WAITERS) != 0) {
-          ::syscall(SYS_futex, &mutex_.__data.__lock, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
-        }
-        break;
+namespace {
+
+// glibc's trylock (2.36) learns that a mutex is not recoverable only after taking its word,
+// and then does not give the word back (it compares the wrong value before unlocking): the
+// mutex would stay held by this thread, and the next attempt say EDEADLK instead of
+// ENOTRECOVERABLE. Gives it back, waking whoever waits, as pthread_mutex_lock would. Out of
+// line (cold), so that try_lock's path for a free mutex saves no registers.
+[[gnu::noinline, gnu::cold]] void give_back_unrecoverable(pthread_mutex_t& mutex) {
+  std::atomic_ref<int> word(mutex.__data.__lock);
+  int seen = word.load();
+  while ((static_cast<unsigned>(seen) & FUTEX_TID_MASK) == static_cast<unsigned>(::gettid())) {
+    if (word.compare_exchange_weak(seen, 0)) {
+      if ((static_cast<unsigned>(seen) & FUTEX_WAITERS) != 0) {
+        ::syscall(SYS_futex, &mutex.__data.__lock, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
       }
+      break;
     }
   }
+}
+
+}  // namespace
+
+std::optional<lock_status> robust_mutex::try_lock() {
+  const int err = ::pthread_mutex_trylock(&mutex_);
+  if (err == 0) [[likely]]
+    return lock_status::acquired;
+  if (err == ENOTRECOVERABLE) give_back_unrecoverable(mutex_);
   return interpret(err, "pthread_mutex_trylock");
 }
 
@@ -185,12 +194,30 @@ bool robust_mutex::recover_lost_holder(pid_t holder) noexcept {
   return true;
 }
 
-bool robust_mutex::valid() const noexcept {
+namespace {
+
+// expected_kind(), once known (0: not yet), read by valid() without a guard variable: a ring
+// log checks its lock at every append.
+std::atomic<int> known_kind{0};
+
+[[gnu::noinline]] bool valid_first_time(int kind) noexcept {
   try {
-    return std::atomic_ref<const int>(mutex_.__data.__kind).load() == expected_kind();
+    const int expected = expected_kind();
+    known_kind.store(expected, std::memory_order_relaxed);
+    return kind == expected;
   } catch (...) {
     return false;  // a broken C library: nothing here can be trusted
   }
+}
+
+}  // namespace
+
+bool robust_mutex::valid() const noexcept {
+  const int kind = std::atomic_ref<const int>(mutex_.__data.__kind).load();
+  const int expected = known_kind.load(std::memory_order_relaxed);
+  if (expected != 0) [[likely]]
+    return kind == expected;
+  return valid_first_time(kind);
 }
 
 }  // namespace mmipc
