@@ -1086,7 +1086,7 @@ void ring_log_reader::batch_guarded(std::size_t max_bytes) {
 #ifdef MADV_POPULATE_READ
   if (length >= 64 * 1024) {
     // The pages at once rather than a fault every few of them (best effort: Linux 5.14).
-    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto page = static_cast<std::uintptr_t>(mapping::page_size());
     const auto start = reinterpret_cast<std::uintptr_t>(from) & ~(page - 1);
     ::madvise(reinterpret_cast<void*>(start),
               reinterpret_cast<std::uintptr_t>(from) + length - start, MADV_POPULATE_READ);

@@ -530,9 +530,7 @@ int create_impl(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
     }
     try {
       permissions = mmipc::parse_permissions(Tcl_GetString(objv[5]));
-    } catch (const mmipc::argument_error& e) {
-      return mmipc::tcl::invalid_error(interp, "-permissions", e.what());
-    } catch (const std::invalid_argument& e) {
+    } catch (const std::invalid_argument& e) {  // argument_error among them
       return mmipc::tcl::invalid_error(interp, "-permissions", e.what());
     }
   }
